@@ -146,6 +146,8 @@ class VertebraFinding:
     lookalikes: frozenset[Lookalike] = frozenset()
     reader_edited: bool = False
     finding_id: str = field(default_factory=new_finding_id)
+    # True for a body the reader placed by hand (DICOM SEG algorithm type MANUAL).
+    added_by_reader: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level", _levels.validate(self.level))
@@ -200,7 +202,7 @@ class VertebraFinding:
         return same_points and all(
             getattr(self, f) == getattr(other, f)
             for f in ("level", "grade", "fracture_type", "fracture_probability", "mask",
-                      "lookalikes", "reader_edited", "finding_id")
+                      "lookalikes", "reader_edited", "finding_id", "added_by_reader")
         )
 
     __hash__ = None  # type: ignore[assignment]
