@@ -124,3 +124,38 @@ def write_dx(folder: Path, pixels: np.ndarray | None = None) -> Path:
     path = folder / "source_dx.dcm"
     make_dx_dataset(pixels).save_as(path, enforce_file_format=True)
     return path
+
+
+def make_ct_series(slices: int = 4, rows: int = 20, cols: int = 24) -> list:
+    """A tiny axial CT series (pydicom datasets, in slice order)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    out = []
+    for k in range(slices):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "Ct^Test", "CT1", "", "M"
+        ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.StudyID = "20240501", "100000", "", "1"
+        ds.ReferringPhysicianName, ds.Manufacturer = "", "Test"
+        ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 2, k + 1
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.ImagePositionPatient = [0.0, 0.0, -3.0 * k]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing, ds.SliceThickness = [0.75, 0.5], 3.0
+        ds.PositionReferenceIndicator = ""
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows, ds.Columns = rows, cols
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope, ds.KVP = -1024, 1, 120
+        ds.AcquisitionNumber = 1
+        ds.PixelData = np.zeros((rows, cols), np.int16).tobytes()
+        out.append(ds)
+    return out
