@@ -1,0 +1,103 @@
+"""Inference pipeline with tiny untrained networks: structure, geometry, progress, cancel, I/O."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vcfviewer.core.progress import Cancelled, run_to_completion
+from vcfviewer.models.assemble import crop_prob_to_source, decide_grades
+from vcfviewer.models.inference import Analyzer, build_networks, choose_device
+from vcfviewer.models.preprocess import CropTransform, crop_matrix
+from vcfviewer.models.registry import ModelCard
+
+from models_boxfilm import box_study
+
+SPEC = {"film_size": 64, "film_widths": [4, 8, 16], "body_size": 32, "body_widths": [4, 8, 16],
+        "crop_side_factor": 2.0, "fusion_weight": 0.5}
+
+
+def _card() -> ModelCard:
+    return ModelCard(id="tiny", version="0", task="t", weights_file="tiny.safetensors",
+                     sha256="0" * 64, input=SPEC, classes={},
+                     thresholds={"balanced": 0.5, "high_ppv": 0.8})
+
+
+def test_progress_stages_and_proposal_shape() -> None:
+    torch.manual_seed(0)
+    film, body = build_networks(SPEC)
+    analyzer = Analyzer.from_networks(_card(), film, body)
+    rad, _, _ = box_study()
+    stages = []
+    proposal = run_to_completion(analyzer.analyze(rad), on_progress=lambda p: stages.append(p.stage))
+    assert stages[0] == "preprocess" and "network" in stages and stages[-1] == "measure"
+    assert proposal.device.startswith("CPU")
+    assert {name for name, _ in proposal.timings_s} == {"preprocess", "network", "postprocess",
+                                                        "measure"}
+    ann = proposal.annotation
+    assert ann.provenance.model_id == "tiny" and ann.image.rows == rad.rows
+    for f in ann.vertebrae:  # whatever an untrained net finds lies inside the image
+        assert f.landmarks.shape == (6, 2)
+        assert (f.landmarks[:, 0] <= rad.columns - 1).all() and (f.landmarks[:, 1] >= 0).all()
+
+
+def test_cancel_between_stages() -> None:
+    film, body = build_networks(SPEC)
+    analyzer = Analyzer.from_networks(_card(), film, body)
+    rad, _, _ = box_study()
+    with pytest.raises(Cancelled):
+        run_to_completion(analyzer.analyze(rad), should_cancel=lambda: True)
+
+
+def test_crop_probability_maps_back_onto_source_pixels() -> None:
+    # Scale 1, mirrored: crop x = 9.5 - (x - 50.5) = 60 - x; crop y = y - 40.5 + 9.5 = y - 31.
+    m = crop_matrix(np.array([50.5, 40.5]), 0.0, 20.0, 20, flip=True)
+    prob = np.zeros((20, 20), np.float32)
+    prob[5:15, 2:8] = 1.0  # crop x 2..7 → source x 53..58; crop rows 5..14 → source rows 36..45
+    top, left, roi = crop_prob_to_source(prob, CropTransform(m, 20), (100, 100))
+    ys, xs = np.nonzero(roi > 0.5)
+    assert (xs + left).min() == 53 and (xs + left).max() == 58
+    assert (ys + top).min() == 36 and (ys + top).max() == 45
+
+
+def test_grade_decision_combines_probability_and_morphometry() -> None:
+    _, truth, _ = box_study(fractured=("L2",))
+    from dataclasses import replace
+
+    findings = [replace(f, grade=0, fracture_type="none",
+                        fracture_probability=0.9 if f.level == "L2" else 0.1)
+                for f in truth.findings]
+    decided = decide_grades(replace(truth, findings=tuple(findings)), 0.5)
+    l2 = decided.by_level("L2")
+    # Drawn with Ha = 0.7 Hp: 30 % loss → moderate wedge; the rest stay normal.
+    assert int(l2.grade) == 2 and l2.fracture_type.value == "wedge"
+    assert all(int(f.grade) == 0 for f in decided.vertebrae if f.level != "L2")
+    # The network saying "normal" wins over the landmarks, with a flag for the reader.
+    findings = [replace(f, fracture_probability=0.1) for f in findings]
+    decided = decide_grades(replace(truth, findings=tuple(findings)), 0.5)
+    assert int(decided.by_level("L2").grade) == 0
+    assert any(flag.startswith("L2:") for flag in decided.flags)
+
+
+def test_shipped_weights_round_trip_through_safetensors(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcfviewer.training.trainer import TrainConfig, Trainer
+
+    cfg = TrainConfig(out_dir=tmp_path, work_dir=tmp_path / "w", film_size=64, body_size=32,
+                      film_widths=(4, 8, 16), body_widths=(4, 8, 16), quiet=True, model_id="tiny")
+    trainer = Trainer(cfg)
+    card_path = trainer.export({"balanced": 0.3, "high_ppv": 0.7}, {}, {})
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
+    analyzer = Analyzer("tiny", device="cpu")
+    assert analyzer.threshold == 0.3 and analyzer.model_version == "1.0.0"
+    x = torch.zeros(1, 1, 64, 64)
+    with torch.no_grad():
+        a = analyzer.film_net(x)["fracture"]
+        b = trainer.film_net.eval()(x)["fracture"]
+    assert torch.allclose(a, b)
+    assert json.loads(card_path.read_text())["sha256"] != "0" * 64
+    assert choose_device("cpu").type == "cpu"

@@ -1,0 +1,90 @@
+"""Post-processing: instance splitting, the 30 % vote, numbering from the sacrum, flags."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vcfviewer.models.postprocess import (column_angles, find_peaks, number_levels, parse_film,
+                                          split_instances)
+
+
+def _maps(n_bodies: int, fractured: tuple[int, ...] = (), lumbar_from: int = 0, gap: int = 3,
+          sacrum: bool = True, size: int = 128):
+    frac = np.zeros((4, size, size), np.float32)
+    frac[0] = 1.0
+    level = np.zeros_like(frac)
+    level[0] = 1.0
+    centre = np.zeros((size, size), np.float32)
+    y = 6
+    for i in range(n_bodies):
+        rows, cols = slice(y, y + 12), slice(50, 66)
+        cls = 1 if i in fractured else 2
+        frac[:, rows, cols] = 0
+        frac[cls, rows, cols] = 1.0
+        level[:, rows, cols] = 0
+        level[2 if i >= lumbar_from else 1, rows, cols] = 1.0
+        centre[y + 6, 58] = 1.0
+        y += 12 + gap
+    if sacrum:
+        frac[:, y:y + 14, 45:75] = 0
+        frac[3, y:y + 14, 45:75] = 1.0
+        level[:, y:y + 14, 45:75] = 0
+        level[3, y:y + 14, 45:75] = 1.0
+    return frac, level, centre
+
+
+def test_numbering_from_sacrum_and_fracture_vote() -> None:
+    frac, level, centre = _maps(6, fractured=(3,), lumbar_from=1)
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5")
+    assert [b.fracture_vote for b in parse.bodies] == [0, 0, 0, 1.0, 0, 0]
+    assert parse.flags == ()
+
+
+def test_touching_bodies_are_split_by_centre_peaks() -> None:
+    frac, level, centre = _maps(5, gap=0)  # no disc gap: one blob holding five centres
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert len(parse.bodies) == 5
+    assert all(150 <= b.area <= 250 for b in parse.bodies)
+
+
+def test_lumbar_count_other_than_five_is_flagged_not_forced() -> None:
+    frac, level, centre = _maps(6, lumbar_from=2)  # four lumbar-looking bodies
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert parse.levels[-1] == "L5" and parse.levels[0] == "T12"
+    assert any("lumbar count 4" in f for f in parse.flags)
+
+
+def test_without_sacrum_numbering_uses_the_thoracolumbar_junction() -> None:
+    frac, level, centre = _maps(4, lumbar_from=1, sacrum=False)
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert parse.levels == ("T12", "L1", "L2", "L3")
+    assert any("sacrum not found" in f for f in parse.flags)
+
+
+def test_body_cut_at_film_edge_is_dropped() -> None:
+    frac, level, centre = _maps(5)
+    parse = parse_film(frac, level, centre, (10, 0, 128, 128))  # content starts at row 10
+    assert len(parse.bodies) == 4 and any("cut at the film edge" in f for f in parse.flags)
+
+
+def test_split_and_peaks_primitives() -> None:
+    body = np.zeros((20, 20), bool)
+    body[2:18, 5:15] = True
+    heat = np.zeros((20, 20), np.float32)
+    heat[5, 10] = heat[14, 10] = 0.9
+    peaks = find_peaks(heat)
+    assert peaks.tolist() == [[10.0, 5.0], [10.0, 14.0]]
+    parts = split_instances(body, peaks)
+    assert sorted(p.sum() for p in parts) == [80, 80]
+
+
+def test_column_angles_follow_neighbours() -> None:
+    centres = np.array([[0.0, 0.0], [10.0, 10.0], [20.0, 20.0]])
+    assert np.allclose(column_angles(centres), np.pi / 4)
+    assert column_angles(np.array([[3.0, 4.0]])).tolist() == [0.0]
+
+
+def test_number_levels_empty() -> None:
+    parse = number_levels([], None)
+    assert parse.bodies == () and parse.levels == ()

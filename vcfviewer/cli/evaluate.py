@@ -1,0 +1,78 @@
+"""``vcfviewer evaluate --data DIR [--model ID] [--json]``: score a model on simulated studies."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+TARGETS = {  # issue 5 targets on the held-out simulated set
+    "whole_column_correct": (">=", 0.97), "dice_mean": (">=", 0.95),
+    "height_ratio_mae_points": ("<=", 2.5), "genant_exact": (">=", 0.85),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` parser."""
+    p = subparsers.add_parser("evaluate", help="score a model against ground-truth annotations",
+                              description="Run the model over a folder written by "
+                              "'vcfviewer synth' and print detection, level, Dice, landmark, "
+                              "ratio, grade and fracture metrics.")
+    p.add_argument("--data", type=Path, required=True, help="folder with images + truth JSONs")
+    p.add_argument("--model", default=None, help="model id (default: the shipped model)")
+    p.add_argument("--preset", default="balanced", help="threshold preset (balanced, high_ppv)")
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N studies")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--update-card", action="store_true",
+                   help="store the metrics in the model card as its held-out test figures")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vcfviewer.models.registry import ModelCardError
+    from vcfviewer.models.weights import WeightsError
+    from vcfviewer.training.evaluate import EvaluationError, evaluate_folder
+
+    try:
+        summary = evaluate_folder(args.data, args.model, args.device, args.preset, args.limit,
+                                  say=None if args.json else _say)
+    except (EvaluationError, WeightsError, ModelCardError) as exc:
+        print(f"vcfviewer evaluate: {exc}")
+        return 2
+    if args.update_card:
+        _update_card(args.model, summary)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            mark = _target_mark(key, value)
+            print(f"{key:34s} {value}{mark}")
+    return 0
+
+
+def _say(text: str) -> None:
+    import sys
+
+    print(text, end="", file=sys.stderr, flush=True)
+
+
+def _target_mark(key: str, value: object) -> str:
+    if key not in TARGETS or not isinstance(value, (int, float)):
+        return ""
+    op, goal = TARGETS[key]
+    ok = value >= goal if op == ">=" else value <= goal
+    return f"   (target {op} {goal}: {'met' if ok else 'NOT met'})"
+
+
+def _update_card(model_id: str | None, summary: dict) -> None:
+    import os
+
+    from vcfviewer.models.registry import load_card
+
+    card = load_card(model_id)
+    data = card.to_json()
+    data["metrics"] = {**data.get("metrics", {}), "test": summary}
+    tmp = card.path.with_name(card.path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, card.path)

@@ -1,0 +1,60 @@
+"""``vcfviewer train``: train (or fine-tune) the model and write models/<id>.safetensors + card."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` parser."""
+    p = subparsers.add_parser("train", help="train or fine-tune the fracture model",
+                              description="Train on simulated films (and exported training "
+                              "sets). The defaults are the shipped 2-CPU-core recipe (< 60 min).")
+    p.add_argument("--out", type=Path, default=None, help="folder for weights + card "
+                   "(default: the models folder)")
+    p.add_argument("--work", type=Path, default=Path("train-work"),
+                   help="checkpoints and logs (default ./train-work)")
+    p.add_argument("--model-id", default="vcf-lateral")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--films", type=int, default=1200, help="simulated training films")
+    p.add_argument("--val-films", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--steps", type=int, default=150, help="steps per epoch")
+    p.add_argument("--film-batch", type=int, default=8)
+    p.add_argument("--body-batch", type=int, default=24)
+    p.add_argument("--film-size", type=int, default=256)
+    p.add_argument("--body-size", type=int, default=96)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--workers", type=int, default=2, help="simulator processes")
+    p.add_argument("--init", metavar="MODEL", help="start from a shipped model (fine-tuning)")
+    p.add_argument("--data", type=Path, action="append", default=[], metavar="FOLDER",
+                   help="training-set folder exported by the viewer (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from --work/checkpoint.pt")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop after the epoch that passes this wall time")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vcfviewer import paths
+    from vcfviewer.training.run import run_training
+    from vcfviewer.training.trainer import TrainConfig, TrainingError
+
+    cfg = TrainConfig(model_id=args.model_id, version=args.version,
+                      out_dir=args.out or paths.models_dir(), work_dir=args.work, seed=args.seed,
+                      train_films=args.films, val_films=args.val_films, film_size=args.film_size,
+                      body_size=args.body_size, epochs=args.epochs, steps_per_epoch=args.steps,
+                      film_batch=args.film_batch, body_batch=args.body_batch, lr=args.lr,
+                      threads=args.threads, workers=args.workers, init=args.init,
+                      data=tuple(args.data), resume=args.resume, max_minutes=args.max_minutes,
+                      quiet=args.quiet)
+    try:
+        run_training(cfg)
+    except TrainingError as exc:
+        print(f"vcfviewer train: {exc}")
+        return 2
+    return 0

@@ -1,0 +1,184 @@
+"""From network outputs to the annotation model: crops, source-pixel masks/landmarks, levels, grades.
+
+Grade decision (documented in the model card): the network's fracture probability decides
+WHETHER a body is fractured (threshold preset), the landmark morphometry (``measure_study``)
+decides HOW MUCH (Genant grade from height loss) and the type. A body called fractured whose
+measured loss is under 20 % is proposed as grade 1 with the type of its smallest height ratio; a
+body the network calls normal stays grade 0 even when the landmarks measure >= 20 % (short bodies
+and physiological wedges look like that), and the study gets a flag naming it so the reader looks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from vcfviewer.core.annotation import (BodyMask, FractureType, Grade, ImageRef, Provenance,
+                                       StudyAnnotation, VertebraFinding)
+from vcfviewer.core.image import Radiograph
+from vcfviewer.core.morphometry import measure_study
+from vcfviewer.models.postprocess import FilmParse, column_angles
+from vcfviewer.models.preprocess import CropTransform, FilmTransform, crop_matrix, extract_crop
+
+CROP_SIDE_FACTOR = 2.0  # crop side = factor x sqrt(body area): the body fills ~half the crop
+
+
+def crop_side(area_source_px: float, factor: float = CROP_SIDE_FACTOR) -> float:
+    """Crop side in source pixels for a body of the given area (body-relative scale)."""
+    return factor * float(np.sqrt(max(area_source_px, 1.0)))
+
+
+def body_crops(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
+               spec: dict) -> tuple[np.ndarray, list[CropTransform]]:
+    """One canonical crop (facing left, column axis vertical) per body found on the film."""
+    size = int(spec["body_size"])
+    factor = float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
+    if not parse.bodies:
+        return np.zeros((0, size, size), np.float32), []
+    centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
+    angles = column_angles(centres)
+    per_px = transform.scale_x * transform.scale_y
+    crops, tfs = [], []
+    for body, centre, angle in zip(parse.bodies, centres, angles):
+        side = crop_side(body.area / per_px, factor)
+        matrix = crop_matrix(centre, float(angle), side, size, transform.flipped)
+        crop, tf = extract_crop(unit, matrix, size)
+        crops.append(crop)
+        tfs.append(tf)
+    return np.stack(crops), tfs
+
+
+def crop_prob_to_source(prob: np.ndarray, tf: CropTransform,
+                        shape: tuple[int, int]) -> tuple[int, int, np.ndarray] | None:
+    """Warp a crop-grid probability map onto its source-pixel bounding box: (top, left, map)."""
+    n = tf.size
+    corners = tf.to_source(np.array([[0, 0], [n - 1, 0], [0, n - 1], [n - 1, n - 1]], float))
+    left, top = np.floor(corners.min(axis=0)).astype(int)
+    right, bottom = np.ceil(corners.max(axis=0)).astype(int) + 1
+    left, top = max(left, 0), max(top, 0)
+    right, bottom = min(right, shape[1]), min(bottom, shape[0])
+    if right <= left or bottom <= top:
+        return None
+    shift = np.array([[1.0, 0, left], [0, 1.0, top], [0, 0, 1.0]])
+    m = tf.matrix @ shift  # ROI pixel → crop pixel
+    roi = cv2.warpAffine(prob.astype(np.float32), m, (right - left, bottom - top),
+                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return int(top), int(left), roi
+
+
+def _body_mask(prob: np.ndarray, tf: CropTransform, shape: tuple[int, int]) -> BodyMask | None:
+    placed = crop_prob_to_source(prob, tf, shape)
+    if placed is None:
+        return None
+    top, left, roi = placed
+    binary = (roi > 0.5).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=4)
+    if count < 2:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    full = labels == best
+    rows, cols = np.flatnonzero(full.any(1)), np.flatnonzero(full.any(0))
+    return BodyMask(top + int(rows[0]), left + int(cols[0]),
+                    full[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy())
+
+
+def image_ref(image: Radiograph) -> ImageRef:
+    """The ImageRef of an annotation on ``image``."""
+    src = image.source
+    return ImageRef(path=src.path, rows=image.rows, columns=image.columns,
+                    pixel_spacing=image.spacing_mm, spacing_source=image.spacing_source.value,
+                    sop_instance_uid=src.sop_instance_uid, sop_class_uid=src.sop_class_uid,
+                    series_instance_uid=src.series_instance_uid,
+                    study_instance_uid=src.study_instance_uid, frame_number=src.frame_number,
+                    modality=image.patient.modality)
+
+
+def fuse_probability(p_body: float, film_score: float, weight: float) -> float:
+    """Body-network probability blended with the film network's mean 'fractured' probability."""
+    return float(np.clip(weight * p_body + (1.0 - weight) * film_score, 0.0, 1.0))
+
+
+def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransform,
+                     crop_tfs: list[CropTransform], body_out: dict, film, threshold: float,
+                     card, software_version: str) -> tuple[StudyAnnotation, float | None]:
+    """Findings in source pixels with grades decided as the module docstring says."""
+    shape = (image.rows, image.columns)
+    weight = float(card.input.get("fusion_weight", 0.5))
+    findings, probs = [], []
+    for i, (body, level) in enumerate(zip(parse.bodies, parse.levels)):
+        points = crop_tfs[i].to_source(body_out["landmarks"][i])
+        points[:, 0] = np.clip(points[:, 0], 0, shape[1] - 1)
+        points[:, 1] = np.clip(points[:, 1], 0, shape[0] - 1)
+        p = fuse_probability(float(body_out["fracture"][i]), body.fracture_score, weight)
+        probs.append(p)
+        findings.append(VertebraFinding(level=level, landmarks=points, fracture_probability=p,
+                                        mask=_body_mask(body_out["mask"][i], crop_tfs[i], shape)))
+    _resolve_overlaps(findings)
+    if parse.sacrum is not None:
+        full = transform.mask_to_source(parse.sacrum) > 0
+        if full.any():
+            findings.append(VertebraFinding(level="S1", landmarks=None,
+                                            mask=BodyMask.from_full(full)))
+    provenance = Provenance(software_version=software_version, model_id=card.id,
+                            model_version=card.version, source="model")
+    flags = list(parse.flags)
+    if film.inverted > 0.5:
+        flags.append("grey scale looked inverted (bone dark); analysed with it inverted back")
+    annotation = StudyAnnotation(image=image_ref(image), findings=tuple(findings),
+                                 provenance=provenance, flags=tuple(flags))
+    annotation = decide_grades(annotation, threshold)
+    return annotation, (max(probs) if probs else None)
+
+
+def _resolve_overlaps(findings: list[VertebraFinding]) -> None:
+    """Neighbouring masks may overlap by a few pixels; the upper body yields them (simple, stable)."""
+    for i in range(len(findings) - 1):
+        a, b = findings[i].mask, findings[i + 1].mask
+        if a is None or b is None:
+            continue
+        top, left = max(a.top, b.top), max(a.left, b.left)
+        bottom = min(a.top + a.array.shape[0], b.top + b.array.shape[0])
+        right = min(a.left + a.array.shape[1], b.left + b.array.shape[1])
+        if bottom <= top or right <= left:
+            continue
+        a_view = a.array[top - a.top:bottom - a.top, left - a.left:right - a.left]
+        both = a_view & b.array[top - b.top:bottom - b.top, left - b.left:right - b.left]
+        a_view[both] = False
+
+
+def _fallback_type(m) -> FractureType:
+    ratios = {FractureType.WEDGE: m.wedge_ratio, FractureType.BICONCAVE: m.biconcave_ratio}
+    ratios = {k: v for k, v in ratios.items() if v is not None}
+    if not ratios or min(ratios.values()) > 0.97:
+        return FractureType.CRUSH
+    return min(ratios, key=ratios.get)
+
+
+def decide_grades(annotation: StudyAnnotation, threshold: float) -> StudyAnnotation:
+    """Set each body's grade/type from probability (whether) and morphometry (how much)."""
+    fractured = {f.finding_id for f in annotation.vertebrae
+                 if (f.fracture_probability or 0.0) >= threshold}
+    current = annotation
+    # Two passes: the neighbour reference excludes fractured neighbours, which the first pass sets.
+    for _ in range(2):
+        measures = measure_study(current).by_id
+        findings, notes = [], []
+        for f in current.findings:
+            m = measures.get(f.finding_id)
+            if f.is_sacrum or m is None or not m.measurable:
+                grade, ftype = (Grade.MILD, FractureType.CRUSH) if f.finding_id in fractured else (
+                    Grade.NORMAL, FractureType.NONE)
+            elif f.finding_id in fractured:
+                grade = max(Grade.MILD, m.measured_grade)
+                ftype = m.measured_type if m.measured_type != FractureType.NONE else _fallback_type(m)
+            else:
+                grade, ftype = Grade.NORMAL, FractureType.NONE
+                if m.measured_grade >= Grade.MODERATE:
+                    notes.append(f"{f.level}: landmarks measure {m.height_loss:.0%} height loss "
+                                 "but the model calls it normal")
+            findings.append(replace(f, grade=grade, fracture_type=ftype))
+        current = replace(current, findings=tuple(findings))
+    return replace(current, flags=current.flags + tuple(notes))

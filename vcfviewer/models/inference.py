@@ -1,0 +1,184 @@
+"""The headless inference pipeline: preprocess → film network → post-process → body network → measure.
+
+``Analyzer`` loads a model once (sha256-checked safetensors), keeps it warm and runs it as a
+generator job yielding ``Progress`` between stages so the GUI can show progress and cancel.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vcfviewer import __version__
+from vcfviewer.core.annotation import Proposal
+from vcfviewer.core.image import Radiograph
+from vcfviewer.core.progress import Job, Progress, run_to_completion
+from vcfviewer.models import assemble, postprocess, preprocess
+from vcfviewer.models.network import BodyNet, FilmNet, NetSpec
+from vcfviewer.models.registry import ModelCard
+from vcfviewer.models.weights import WeightsError, load_state, verified_weights
+
+
+def choose_device(requested: str | None = None) -> torch.device:
+    """cuda → mps → cpu unless the caller names one."""
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """Human words for the status bar: "CUDA: NVIDIA H100", "CPU (2 threads)"."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def build_networks(card_input: dict) -> tuple[FilmNet, BodyNet]:
+    """Fresh (untrained) networks shaped as a model card's input spec says."""
+    film = FilmNet(NetSpec(int(card_input["film_size"]), tuple(card_input["film_widths"])))
+    body = BodyNet(NetSpec(int(card_input["body_size"]), tuple(card_input["body_widths"])))
+    return film, body
+
+
+def split_state(state: dict) -> tuple[dict, dict]:
+    """One safetensors file holds both networks under "film." and "body." prefixes."""
+    film = {k[5:]: v for k, v in state.items() if k.startswith("film.")}
+    body = {k[5:]: v for k, v in state.items() if k.startswith("body.")}
+    return film, body
+
+
+@dataclass
+class FilmOutput:
+    """Softmax/sigmoid maps of the film network (numpy, input grid) and film-level probabilities."""
+
+    fracture: np.ndarray  # (4, S, S)
+    level: np.ndarray  # (4, S, S)
+    centre: np.ndarray  # (S, S)
+    faces_right: float
+    inverted: float
+
+
+class Analyzer:
+    """Loads a model once and analyses radiographs (see module docstring)."""
+
+    def __init__(self, model_id: str | None = None, device: str | None = None,
+                 threshold_preset: str = "balanced") -> None:
+        card, path = verified_weights(model_id)
+        self.card: ModelCard = card
+        self.model_id = card.id
+        self.model_version = card.version
+        self.threshold_preset = threshold_preset
+        self.threshold = card.threshold(threshold_preset)
+        self.device = choose_device(device)
+        self.device_name = describe_device(self.device)
+        self.film_net, self.body_net = build_networks(card.input)
+        film_state, body_state = split_state(load_state(path))
+        try:
+            self.film_net.load_state_dict(film_state)
+            self.body_net.load_state_dict(body_state)
+        except RuntimeError as exc:
+            raise WeightsError(f"{path}: weights do not fit the card's network ({exc})") from None
+        for net in (self.film_net, self.body_net):
+            net.to(self.device).eval()
+
+    @classmethod
+    def from_networks(cls, card: ModelCard, film: FilmNet, body: BodyNet,
+                      device: str = "cpu", threshold_preset: str = "balanced") -> "Analyzer":
+        """An analyser around networks in memory (training-time validation, tests)."""
+        self = cls.__new__(cls)
+        self.card, self.model_id, self.model_version = card, card.id, card.version
+        self.threshold_preset = threshold_preset
+        self.threshold = card.threshold(threshold_preset)
+        self.device = torch.device(device)
+        self.device_name = describe_device(self.device)
+        self.film_net, self.body_net = film.to(self.device).eval(), body.to(self.device).eval()
+        return self
+
+    def _autocast(self):
+        # Mixed precision only where it pays (CUDA); CPU stays float32.
+        return torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda")
+
+    @torch.inference_mode()
+    def run_film(self, film_input: np.ndarray) -> FilmOutput:
+        """Film network on one preprocessed square input."""
+        x = torch.from_numpy(film_input)[None, None].to(self.device)
+        with self._autocast():
+            out = self.film_net(x)
+        glob = torch.sigmoid(out["global"][0].float()).cpu().numpy()
+        return FilmOutput(torch.softmax(out["fracture"][0].float(), 0).cpu().numpy(),
+                          torch.softmax(out["level"][0].float(), 0).cpu().numpy(),
+                          torch.sigmoid(out["centre"][0].float()).cpu().numpy(),
+                          float(glob[0]), float(glob[1]))
+
+    @torch.inference_mode()
+    def run_bodies(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """Body network on a stack of crops (n, S, S): mask prob, landmarks (crop px), fracture prob."""
+        if len(crops) == 0:
+            size = int(self.card.input["body_size"])
+            return {"mask": np.zeros((0, size, size)), "landmarks": np.zeros((0, 6, 2)),
+                    "fracture": np.zeros(0)}
+        x = torch.from_numpy(np.ascontiguousarray(crops))[:, None].to(self.device)
+        with self._autocast():
+            out = self.body_net(x)
+        return {"mask": torch.sigmoid(out["mask"].float()).cpu().numpy(),
+                "landmarks": out["landmarks"].float().cpu().numpy(),
+                "fracture": torch.sigmoid(out["fracture"].float()).cpu().numpy()}
+
+    def analyze(self, image: Radiograph) -> Job[Proposal]:
+        """Generator job: yields Progress per stage, returns the Proposal."""
+        timings: list[tuple[str, float]] = []
+        size = int(self.card.input["film_size"])
+        t0 = time.perf_counter()
+        yield Progress("preprocess", 0.0, "Preparing the image")
+        unit = preprocess.normalise_unit(image.pixels)
+        film_input, transform = preprocess.prepare_film(unit, size, raw_unit=True)
+        timings.append(("preprocess", time.perf_counter() - t0))
+        yield Progress("network", 0.15, "Finding vertebral bodies")
+        t0 = time.perf_counter()
+        film = self.run_film(film_input)
+        flip, invert = film.faces_right > 0.5, film.inverted > 0.5
+        if flip or invert:
+            # Canonical orientation (§4): facing left, bone bright; run again on that view.
+            unit = 1.0 - unit if invert else unit
+            film_input, transform = preprocess.prepare_film(unit, size, flip=flip, raw_unit=True)
+            film = self.run_film(film_input)
+        timings.append(("network", time.perf_counter() - t0))
+        yield Progress("postprocess", 0.45, "Separating and numbering bodies")
+        t0 = time.perf_counter()
+        parse = postprocess.parse_film(film.fracture, film.level, film.centre, transform.content_box)
+        crops, crop_tfs = assemble.body_crops(unit, parse, transform, self.card.input)
+        timings.append(("postprocess", time.perf_counter() - t0))
+        yield Progress("network", 0.6, f"Measuring {len(crops)} bodies")
+        t0 = time.perf_counter()
+        body_out = self.run_bodies(crops)
+        timings.append(("network", time.perf_counter() - t0))
+        yield Progress("measure", 0.85, "Grading")
+        t0 = time.perf_counter()
+        annotation, study_p = assemble.build_annotation(
+            image, parse, transform, crop_tfs, body_out, film, self.threshold,
+            self.card, software_version=__version__)
+        timings.append(("measure", time.perf_counter() - t0))
+        yield Progress("measure", 1.0, "Done")
+        return Proposal(annotation=annotation, device=self.device_name,
+                        timings_s=tuple(_merge(timings)), study_fracture_probability=study_p)
+
+    def analyze_sync(self, image: Radiograph) -> Proposal:
+        """Run ``analyze`` to completion without a GUI."""
+        return run_to_completion(self.analyze(image))
+
+
+def _merge(timings: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    out: dict[str, float] = {}
+    for name, seconds in timings:
+        out[name] = out.get(name, 0.0) + seconds
+    return list(out.items())

@@ -1,0 +1,169 @@
+"""Multi-task U-Nets in plain torch: one shared ResNet-style encoder, one decoder, task heads.
+
+Two networks make the model (CLINICAL.md §5, Ryu 2023, plus a landmark stage):
+
+* ``FilmNet`` sees the whole letterboxed film (e.g. 256 px square) and predicts, per pixel, the
+  fracture task {bg, fractured, normal, sacrum}, the level-region task {bg, thoracic, lumbar,
+  sacrum} and a body-centre heatmap that separates touching neighbours; from its bottleneck two
+  film-level logits: "patient faces right" and "grey scale inverted".
+* ``BodyNet`` sees one body in a crop at a body-relative scale (e.g. 96 px square, body facing
+  left, column axis vertical) and predicts the body mask, six landmark heatmaps (decoded by a
+  sub-pixel soft-argmax) and a fracture logit.
+
+Both share the encoder/decoder code; the heads are light (3x3 conv + 1x1) because a shared decoder
+cost half as much on CPU as one decoder per task for no measurable loss on the small data we have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Shape of one U-Net: input size, channel widths per stage and head sizes."""
+
+    input_size: int
+    widths: tuple[int, ...] = (8, 16, 32, 64, 96, 128)
+    in_channels: int = 1
+
+    def as_dict(self) -> dict:
+        return {"input_size": self.input_size, "widths": list(self.widths),
+                "in_channels": self.in_channels}
+
+
+def _norm(channels: int) -> nn.Module:
+    # GroupNorm: batch sizes are tiny on CPU and BatchNorm statistics would be noisy.
+    return nn.GroupNorm(min(8, channels // 4) or 1, channels)
+
+
+class ResBlock(nn.Module):
+    """Basic residual block (two 3x3 convs) with an optional strided projection."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.norm1 = _norm(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.norm2 = _norm(cout)
+        self.skip = None
+        if stride != 1 or cin != cout:
+            self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), _norm(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.norm1(self.conv1(x)))
+        out = self.norm2(self.conv2(out))
+        return F.relu(out + (x if self.skip is None else self.skip(x)))
+
+
+class Encoder(nn.Module):
+    """ResNet-style encoder: a full-resolution stem, then one strided block + one block per stage."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        w = spec.widths
+        self.stem = nn.Sequential(nn.Conv2d(spec.in_channels, w[0], 3, 1, 1, bias=False),
+                                  _norm(w[0]), nn.ReLU(inplace=True), ResBlock(w[0], w[0]))
+        self.stages = nn.ModuleList(
+            nn.Sequential(ResBlock(w[i - 1], w[i], stride=2), ResBlock(w[i], w[i]))
+            for i in range(1, len(w))
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = [self.stem(x)]
+        for stage in self.stages:
+            feats.append(stage(feats[-1]))
+        return feats
+
+
+class Decoder(nn.Module):
+    """U-Net decoder: upsample, concatenate the skip, one residual block per level."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        w = spec.widths
+        self.blocks = nn.ModuleList(
+            ResBlock(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1))
+        )
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        x = feats[-1]
+        for block, skip in zip(self.blocks, reversed(feats[:-1])):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return x
+
+
+def _head(cin: int, cout: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(cin, cin, 3, 1, 1), nn.ReLU(inplace=True), nn.Conv2d(cin, cout, 1))
+
+
+class FilmNet(nn.Module):
+    """Whole-film multi-task U-Net (see module docstring)."""
+
+    FRACTURE_CLASSES = ("background", "fractured", "normal", "sacrum")
+    LEVEL_CLASSES = ("background", "thoracic", "lumbar", "sacrum")
+    GLOBAL_OUTPUTS = ("faces_right", "inverted")
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.encoder = Encoder(spec)
+        self.decoder = Decoder(spec)
+        c = spec.widths[0]
+        self.fracture_head = _head(c, len(self.FRACTURE_CLASSES))
+        self.level_head = _head(c, len(self.LEVEL_CLASSES))
+        self.centre_head = _head(c, 1)
+        self.global_head = nn.Linear(spec.widths[-1], len(self.GLOBAL_OUTPUTS))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.encoder(x)
+        top = self.decoder(feats)
+        pooled = feats[-1].mean(dim=(2, 3))
+        return {"fracture": self.fracture_head(top), "level": self.level_head(top),
+                "centre": self.centre_head(top)[:, 0], "global": self.global_head(pooled)}
+
+
+class BodyNet(nn.Module):
+    """Per-body U-Net: mask, six landmark heatmaps, fracture logit (see module docstring)."""
+
+    N_LANDMARKS = 6
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.encoder = Encoder(spec)
+        self.decoder = Decoder(spec)
+        c = spec.widths[0]
+        self.mask_head = _head(c, 1)
+        self.landmark_head = _head(c, self.N_LANDMARKS)
+        self.fracture_head = nn.Sequential(nn.Linear(spec.widths[-1] + spec.widths[-2], 64),
+                                           nn.ReLU(inplace=True), nn.Linear(64, 1))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        feats = self.encoder(x)
+        top = self.decoder(feats)
+        pooled = torch.cat([feats[-1].mean(dim=(2, 3)), feats[-2].amax(dim=(2, 3))], dim=1)
+        heat = self.landmark_head(top)
+        return {"mask": self.mask_head(top)[:, 0], "heatmaps": heat,
+                "landmarks": soft_argmax(heat), "fracture": self.fracture_head(pooled)[:, 0]}
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """Sub-pixel expected [x, y] (pixel units) of each channel's spatial softmax: (B, C, 2)."""
+    b, c, h, w = logits.shape
+    prob = torch.softmax(logits.float().reshape(b, c, h * w), dim=-1).reshape(b, c, h, w)
+    xs = torch.arange(w, dtype=prob.dtype, device=prob.device)
+    ys = torch.arange(h, dtype=prob.dtype, device=prob.device)
+    x = (prob.sum(dim=2) * xs).sum(dim=-1)
+    y = (prob.sum(dim=3) * ys).sum(dim=-1)
+    return torch.stack([x, y], dim=-1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,87 @@
+"""Where training films come from: the simulator (in worker processes) and exported training sets.
+
+Kept free of torch at import time so spawned simulator workers start quickly.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vcfviewer.training.data import LabelledFilm, labelled_film
+
+# Seeds of the fixed held-out test set (``vcfviewer synth --seed 900000 --count 200``); training
+# and validation never draw from this range.
+TEST_SEED_RANGE = range(900_000, 1_000_000)
+
+
+def train_seeds(seed: int, count: int) -> list[int]:
+    """Training film seeds for a run seed (disjoint from validation and test seeds)."""
+    base = 100_000 * (seed % 5 + 1)
+    return list(range(base, base + count))
+
+
+def val_seeds(count: int) -> list[int]:
+    """Validation film seeds (fixed across runs so thresholds are comparable)."""
+    return list(range(800_000, 800_000 + count))
+
+
+def _spacing_for(seed: int, spacing_range: tuple[float, float]) -> float:
+    rng = np.random.default_rng(seed + 17)
+    return float(rng.uniform(*spacing_range))
+
+
+def _simulate_one(job: tuple[int, tuple[float, float], bool]):
+    from vcfviewer.synth import SynthOptions, simulate
+
+    seed, spacing_range, keep_image = job
+    study = simulate(seed, SynthOptions(spacing_mm=_spacing_for(seed, spacing_range)))
+    film = labelled_film(study.radiograph.pixels, study.label_map, study.annotation)
+    return film, (study.radiograph, study.annotation) if keep_image else None
+
+
+def simulate_films(seeds: Sequence[int], spacing_range: tuple[float, float], workers: int = 2,
+                   keep_images: bool = False, say: Callable[[str], None] | None = None) -> list:
+    """Simulate films in ``workers`` processes; (LabelledFilm, (Radiograph, truth) | None) each."""
+    jobs = [(int(s), tuple(spacing_range), keep_images) for s in seeds]
+    out = []
+    start = time.monotonic()
+    if workers <= 1:
+        iterator = map(_simulate_one, jobs)
+        pool = None
+    else:
+        pool = mp.get_context("spawn").Pool(workers)
+        iterator = pool.imap(_simulate_one, jobs, chunksize=4)
+    try:
+        for i, item in enumerate(iterator, 1):
+            out.append(item)
+            if say and (i % 20 == 0 or i == len(jobs)):
+                rate = i / max(time.monotonic() - start, 1e-6)
+                say(f"\rsimulating films {i}/{len(jobs)} ({rate:.1f}/s)")
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    if say:
+        say("\n")
+    return out
+
+
+def exported_films(folder: Path) -> list[LabelledFilm]:
+    """Reader-corrected studies from a training-set folder exported by the viewer."""
+    from vcfviewer.io.training_set import read_training_set
+
+    films = []
+    for entry in read_training_set(folder):
+        films.append(labelled_film(entry.pixels, entry.label_map, entry.annotation))
+    return films
+
+
+def stderr_say(text: str) -> None:
+    """Progress text to stderr without a newline."""
+    print(text, end="", file=sys.stderr, flush=True)

@@ -1,0 +1,181 @@
+"""Training samples: labelled films (simulated or reader-exported) → film and body-crop examples.
+
+A ``LabelledFilm`` is the common currency: unit-normalised pixels, the instance label map and the
+ground-truth annotation, whether it came from ``vcfviewer.synth.simulate`` or from a training-set
+folder exported by the viewer. ``film_example`` and ``body_example`` turn one into network inputs
+and targets with heavy augmentation (scale/FOV, flips, inversion, gamma, contrast, blur, noise,
+JPEG-like degradation), because real films differ from the simulator far more than the simulator
+differs from itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vcfviewer.core.annotation import StudyAnnotation
+from vcfviewer.models.assemble import crop_side
+from vcfviewer.models.postprocess import column_angles
+from vcfviewer.models.preprocess import (clahe_zscore, crop_matrix, extract_crop, letterbox,
+                                         normalise_unit)
+
+
+@dataclass
+class LabelledFilm:
+    """One film with exact labels; per-finding lookups are precomputed once."""
+
+    unit: np.ndarray  # float16/float32 [0, 1]
+    label_map: np.ndarray  # int16, 0 bg, k = finding index + 1
+    annotation: StudyAnnotation
+    frac_lut: np.ndarray  # label → {0 bg, 1 fractured, 2 normal, 3 sacrum}
+    level_lut: np.ndarray  # label → {0 bg, 1 thoracic, 2 lumbar, 3 sacrum}
+    centres: np.ndarray  # (n, 2) centre of mass per finding (NaN when absent from the map)
+    areas: np.ndarray  # (n,) pixels per finding
+    faces_right: bool
+
+    @property
+    def body_indices(self) -> list[int]:
+        """Findings usable for the body stage (landmarks and pixels present)."""
+        return [i for i, f in enumerate(self.annotation.findings)
+                if f.landmarks is not None and self.areas[i] > 0]
+
+
+def labelled_film(pixels: np.ndarray, label_map: np.ndarray,
+                  annotation: StudyAnnotation) -> LabelledFilm:
+    """Precompute lookups for one film (the slow part is done once, not per sample)."""
+    n = len(annotation.findings)
+    frac_lut = np.zeros(n + 1, np.int64)
+    level_lut = np.zeros(n + 1, np.int64)
+    for i, f in enumerate(annotation.findings):
+        kind = f.level[0]
+        frac_lut[i + 1] = 3 if f.is_sacrum else (1 if f.is_fractured else 2)
+        level_lut[i + 1] = {"S": 3, "L": 2}.get(kind, 1)
+    labels = np.asarray(label_map).astype(np.int16)
+    centres = np.full((n, 2), np.nan)
+    areas = np.zeros(n)
+    for i in range(n):
+        ys, xs = np.nonzero(labels == i + 1)
+        if xs.size:
+            centres[i] = (xs.mean(), ys.mean())
+            areas[i] = xs.size
+    return LabelledFilm(normalise_unit(pixels).astype(np.float16), labels, annotation,
+                        frac_lut, level_lut, centres, areas, _faces_right(annotation))
+
+
+def _faces_right(annotation: StudyAnnotation) -> bool:
+    vert = [f for f in annotation.vertebrae]
+    if not vert:
+        return False
+    dx = np.mean([f.landmarks[[0, 3], 0].mean() - f.landmarks[[2, 5], 0].mean() for f in vert])
+    return bool(dx > 0)  # anterior points right of posterior ones
+
+
+def augment_intensity(unit: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
+                      pixel_blur: float = 1.0) -> np.ndarray:
+    """Gamma, contrast window, blur, noise and JPEG-like degradation on a [0, 1] image."""
+    img = unit.astype(np.float32)
+    lo, hi = rng.uniform(0, 0.15 * strength), 1 - rng.uniform(0, 0.15 * strength)
+    img = np.clip((img - lo) / max(hi - lo, 1e-3), 0, 1)
+    img = img ** float(np.exp(rng.normal(0, 0.35 * strength)))
+    if rng.random() < 0.5:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 1.6) * pixel_blur))
+    if rng.random() < 0.5:
+        img = img + rng.normal(0, rng.uniform(0.005, 0.05 * strength), img.shape).astype(np.float32)
+    if rng.random() < 0.3:
+        q = int(rng.integers(25, 90))
+        ok, buf = cv2.imencode(".jpg", np.clip(img * 255, 0, 255).astype(np.uint8),
+                               [cv2.IMWRITE_JPEG_QUALITY, q])
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    return np.clip(img, 0, 1)
+
+
+def _random_fov(film: LabelledFilm, rng: np.random.Generator) -> tuple[slice, slice]:
+    rows, cols = film.unit.shape
+    h = int(rows * rng.uniform(0.55, 1.0))
+    w = int(cols * rng.uniform(0.6, 1.0))
+    top = int(rng.integers(0, rows - h + 1))
+    left = int(rng.integers(0, cols - w + 1))
+    return slice(top, top + h), slice(left, left + w)
+
+
+def _letterbox_labels(labels: np.ndarray, size: int, flip: bool) -> np.ndarray:
+    rows, cols = labels.shape
+    scale = size / max(rows, cols)
+    h, w = max(1, int(round(rows * scale))), max(1, int(round(cols * scale)))
+    src = labels[:, ::-1] if flip else labels
+    small = cv2.resize(np.ascontiguousarray(src).astype(np.int16), (w, h),
+                       interpolation=cv2.INTER_NEAREST)
+    canvas = np.zeros((size, size), np.int16)
+    oy, ox = (size - h) // 2, (size - w) // 2
+    canvas[oy:oy + h, ox:ox + w] = small
+    return canvas
+
+
+def centre_heatmap(labels: np.ndarray, keep: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """Gaussian bumps at each kept label's centre of mass (max-combined), float32 [0, 1]."""
+    heat = np.zeros(labels.shape, np.float32)
+    yy, xx = np.mgrid[0:labels.shape[0], 0:labels.shape[1]]
+    for k in np.unique(labels):
+        if k == 0 or not keep[k]:
+            continue
+        ys, xs = np.nonzero(labels == k)
+        cy, cx = ys.mean(), xs.mean()
+        r = int(4 * sigma) + 1
+        y0, y1 = max(0, int(cy) - r), min(labels.shape[0], int(cy) + r + 2)
+        x0, x1 = max(0, int(cx) - r), min(labels.shape[1], int(cx) + r + 2)
+        bump = np.exp(-((yy[y0:y1, x0:x1] - cy) ** 2 + (xx[y0:y1, x0:x1] - cx) ** 2) / (2 * sigma ** 2))
+        heat[y0:y1, x0:x1] = np.maximum(heat[y0:y1, x0:x1], bump)
+    return heat
+
+
+def film_example(film: LabelledFilm, size: int, rng: np.random.Generator,
+                 augment: bool = True) -> dict[str, np.ndarray]:
+    """Network input and targets for the film stage."""
+    unit, labels = film.unit, film.label_map
+    flip, invert = False, False
+    if augment:
+        rs, cs = _random_fov(film, rng) if rng.random() < 0.7 else (slice(None), slice(None))
+        unit, labels = unit[rs, cs], labels[rs, cs]
+        flip, invert = rng.random() < 0.5, rng.random() < 0.2
+        scale = size / max(unit.shape)
+        unit = augment_intensity(unit, rng, pixel_blur=max(0.5, 0.5 / scale))
+    unit = unit.astype(np.float32)
+    if invert:
+        unit = 1.0 - unit
+    canvas, tf = letterbox(unit, size, flip)
+    x = clahe_zscore(canvas, tf)
+    lab = _letterbox_labels(labels, size, flip)
+    keep = film.frac_lut.copy()
+    keep_body = (keep == 1) | (keep == 2)
+    return {"input": x[None].astype(np.float32), "fracture": film.frac_lut[lab],
+            "level": film.level_lut[lab],
+            "centre": centre_heatmap(lab, keep_body, sigma=max(1.5, size / 128)),
+            "global": np.array([film.faces_right != flip, invert], np.float32)}
+
+
+def body_example(film: LabelledFilm, index: int, size: int, rng: np.random.Generator,
+                 factor: float, augment: bool = True) -> dict[str, np.ndarray]:
+    """Canonical crop (facing left, axis vertical) around one finding, with its targets."""
+    finding = film.annotation.findings[index]
+    present = [i for i in range(len(film.annotation.findings))
+               if film.areas[i] > 0 and not film.annotation.findings[i].is_sacrum]
+    order = present.index(index)
+    angle = float(column_angles(film.centres[present])[order])
+    side = crop_side(film.areas[index], factor)
+    centre = film.centres[index].copy()
+    unit = film.unit
+    if augment:
+        side *= float(np.exp(rng.normal(0, 0.1)))
+        centre += rng.normal(0, 0.05 * side, 2)
+        angle += float(rng.normal(0, np.deg2rad(4)))
+        unit = augment_intensity(unit, rng, strength=0.8,
+                                 pixel_blur=max(0.5, side / size))
+    matrix = crop_matrix(centre, angle, side, size, film.faces_right)
+    crop, tf = extract_crop(unit.astype(np.float32), matrix, size)
+    target = (film.label_map == index + 1).astype(np.float32)
+    mask = cv2.warpAffine(target, matrix, (size, size), flags=cv2.INTER_LINEAR) > 0.5
+    return {"input": crop[None], "mask": mask.astype(np.float32),
+            "landmarks": tf.to_crop(finding.landmarks).astype(np.float32),
+            "fracture": np.float32(finding.is_fractured)}

@@ -1,0 +1,224 @@
+"""Evaluation metrics (numpy only): body matching, Dice, landmark and ratio errors, grades, ROC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
+from vcfviewer.core.morphometry import body_heights
+
+
+@dataclass
+class BodyPair:
+    """One ground-truth body and the predicted body matched to it (None = missed)."""
+
+    truth: VertebraFinding
+    pred: VertebraFinding | None
+
+
+def match_bodies(truth: StudyAnnotation, pred: StudyAnnotation) -> tuple[list[BodyPair], int]:
+    """Greedy nearest-centre matching of vertebral bodies; returns pairs and unmatched predictions.
+
+    A prediction matches a truth body when its centre lies within 40 % of the truth body's
+    posterior height (the body is ~1 height tall, so this cannot jump to a neighbour).
+    """
+    gts = list(truth.vertebrae)
+    preds = list(pred.vertebrae)
+    if not gts:
+        return [], len(preds)
+    gc = np.array([g.centre() for g in gts])
+    pc = np.array([p.centre() for p in preds]).reshape(-1, 2)
+    radius = np.array([0.4 * np.hypot(*(g.landmarks[2] - g.landmarks[5])) for g in gts])
+    dist = np.linalg.norm(gc[:, None, :] - pc[None, :, :], axis=-1) if len(preds) else np.zeros((len(gts), 0))
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for flat in np.argsort(dist, axis=None):
+        gi, pi = np.unravel_index(flat, dist.shape)
+        if gi in pairs or pi in used or dist[gi, pi] > radius[gi]:
+            continue
+        pairs[int(gi)] = int(pi)
+        used.add(int(pi))
+    out = [BodyPair(g, preds[pairs[i]] if i in pairs else None) for i, g in enumerate(gts)]
+    return out, len(preds) - len(used)
+
+
+def dice(a_mask, b_mask) -> float:
+    """Dice of two BodyMasks in image coordinates."""
+    if a_mask is None or b_mask is None:
+        return 0.0
+    top, left = min(a_mask.top, b_mask.top), min(a_mask.left, b_mask.left)
+    bottom = max(a_mask.top + a_mask.array.shape[0], b_mask.top + b_mask.array.shape[0])
+    right = max(a_mask.left + a_mask.array.shape[1], b_mask.left + b_mask.array.shape[1])
+    canvas = np.zeros((2, bottom - top, right - left), bool)
+    for i, m in enumerate((a_mask, b_mask)):
+        canvas[i, m.top - top:m.top - top + m.array.shape[0],
+               m.left - left:m.left - left + m.array.shape[1]] = m.array
+    total = canvas[0].sum() + canvas[1].sum()
+    return float(2 * (canvas[0] & canvas[1]).sum() / total) if total else 0.0
+
+
+def ratios(points: np.ndarray) -> tuple[float, float]:
+    """(Ha/Hp, Hm/Hp) of six landmarks."""
+    h = body_heights(points, None)
+    return h["anterior"] / h["posterior"], h["middle"] / h["posterior"]
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann–Whitney with ties); None with one class only."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
+    pos, neg = scores[labels], scores[~labels]
+    if pos.size == 0 or neg.size == 0:
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(order.size)
+    ranks[order] = np.arange(1, order.size + 1)
+    allv = np.concatenate([pos, neg])
+    for v in np.unique(allv):  # average ranks over ties
+        tie = allv == v
+        ranks[tie] = ranks[tie].mean()
+    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
+
+
+def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Threshold maximising sensitivity + specificity − 1 (midpoint between adjacent scores)."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
+    if labels.all() or not labels.any():
+        return 0.5
+    cands = np.unique(scores)
+    mids = np.concatenate([[cands[0] - 1e-6], (cands[:-1] + cands[1:]) / 2, [cands[-1] + 1e-6]])
+    best, best_j = 0.5, -1.0
+    for t in mids:
+        pred = scores >= t
+        j = pred[labels].mean() + (~pred[~labels]).mean() - 1
+        if j > best_j:
+            best, best_j = float(t), j
+    return float(np.clip(best, 0.0, 1.0))
+
+
+def high_ppv_threshold(scores: np.ndarray, labels: np.ndarray, min_spec: float = 0.99) -> float:
+    """Lowest threshold whose specificity reaches ``min_spec`` (screening: few false alarms)."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
+    neg = np.sort(scores[~labels])
+    if neg.size == 0:
+        return 0.5
+    k = int(np.ceil(min_spec * neg.size)) - 1
+    return float(np.clip(neg[min(k, neg.size - 1)] + 1e-6, 0.0, 1.0))
+
+
+def weighted_kappa(a: np.ndarray, b: np.ndarray, classes: int = 4) -> float | None:
+    """Quadratic-weighted Cohen's kappa between two integer ratings."""
+    a, b = np.asarray(a, int), np.asarray(b, int)
+    if a.size == 0:
+        return None
+    observed = np.zeros((classes, classes))
+    np.add.at(observed, (a, b), 1)
+    observed /= observed.sum()
+    expected = np.outer(observed.sum(1), observed.sum(0))
+    i, j = np.mgrid[0:classes, 0:classes]
+    w = (i - j) ** 2 / (classes - 1) ** 2
+    denom = (w * expected).sum()
+    return float(1 - (w * observed).sum() / denom) if denom > 0 else None
+
+
+@dataclass
+class Tally:
+    """Accumulates per-body and per-image results over a test set."""
+
+    tp_bodies: int = 0
+    missed: int = 0
+    false_bodies: int = 0
+    level_hits: int = 0
+    columns_right: int = 0
+    images: int = 0
+    dices: list = field(default_factory=list)
+    lm_err_mm: list = field(default_factory=list)
+    lm_err_pct: list = field(default_factory=list)
+    ratio_err: list = field(default_factory=list)
+    grades: list = field(default_factory=list)  # (truth, pred)
+    scores: list = field(default_factory=list)  # (label, prob)
+    image_scores: list = field(default_factory=list)  # (label, prob, predicted)
+
+    def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
+            threshold: float) -> None:
+        """Add one image's comparison."""
+        pairs, extra = match_bodies(truth, pred)
+        self.images += 1
+        self.false_bodies += extra
+        column_ok = extra == 0
+        for pair in pairs:
+            column_ok &= self._add_pair(pair, spacing, threshold)
+        self.columns_right += int(column_ok and bool(pairs))
+        label = any(f.is_fractured for f in truth.vertebrae)
+        probs = [f.fracture_probability or 0.0 for f in pred.vertebrae]
+        called = any(f.is_fractured for f in pred.vertebrae)
+        self.image_scores.append((label, max(probs) if probs else 0.0, called))
+
+    def _add_pair(self, pair: BodyPair, spacing: float | None, threshold: float) -> bool:
+        t, p = pair.truth, pair.pred
+        if p is None:
+            self.missed += 1
+            self.scores.append((t.is_fractured, 0.0))
+            self.grades.append((int(t.grade), 0))
+            return False
+        self.tp_bodies += 1
+        hit = t.level == p.level
+        self.level_hits += int(hit)
+        self.dices.append(dice(t.mask, p.mask))
+        err = np.linalg.norm(t.landmarks - p.landmarks, axis=1)
+        height = np.hypot(*(t.landmarks[2] - t.landmarks[5]))
+        self.lm_err_pct.extend(100 * err / height)
+        if spacing:
+            self.lm_err_mm.extend(err * spacing)
+        rt, rp = ratios(t.landmarks), ratios(p.landmarks)
+        self.ratio_err.extend(100 * abs(x - y) for x, y in zip(rt, rp))
+        self.grades.append((int(t.grade), int(p.grade)))
+        self.scores.append((t.is_fractured, p.fracture_probability or 0.0))
+        return hit
+
+    def summary(self, threshold: float) -> dict:
+        """All figures as a JSON-ready dict."""
+        found = self.tp_bodies
+        labels = np.array([s[0] for s in self.scores], bool)
+        probs = np.array([s[1] for s in self.scores], float)
+        called = probs >= threshold
+        g = np.array(self.grades, int).reshape(-1, 2)
+        img = np.array(self.image_scores, float).reshape(-1, 3)
+        return {
+            "images": self.images,
+            "bodies_truth": found + self.missed,
+            "detection_precision": _ratio(found, found + self.false_bodies),
+            "detection_recall": _ratio(found, found + self.missed),
+            "level_accuracy_per_body": _ratio(self.level_hits, found),
+            "whole_column_correct": _ratio(self.columns_right, self.images),
+            "dice_mean": _mean(self.dices), "dice_median": _median(self.dices),
+            "landmark_error_mm_mean": _mean(self.lm_err_mm),
+            "landmark_error_mm_median": _median(self.lm_err_mm),
+            "landmark_error_pct_height_mean": _mean(self.lm_err_pct),
+            "height_ratio_mae_points": _mean(self.ratio_err),
+            "genant_exact": _ratio(int((g[:, 0] == g[:, 1]).sum()), len(g)),
+            "genant_within_1": _ratio(int((abs(g[:, 0] - g[:, 1]) <= 1).sum()), len(g)),
+            "genant_weighted_kappa_quadratic": weighted_kappa(g[:, 0], g[:, 1]),
+            "fracture_threshold": threshold,
+            "fracture_body_sensitivity": _ratio(int((called & labels).sum()), int(labels.sum())),
+            "fracture_body_specificity": _ratio(int((~called & ~labels).sum()), int((~labels).sum())),
+            "fracture_body_auroc": auroc(probs, labels),
+            "fracture_bodies_positive": int(labels.sum()),
+            "fracture_image_sensitivity": _ratio(int(((img[:, 2] > 0) & (img[:, 0] > 0)).sum()),
+                                                 int((img[:, 0] > 0).sum())),
+            "fracture_image_specificity": _ratio(int(((img[:, 2] == 0) & (img[:, 0] == 0)).sum()),
+                                                 int((img[:, 0] == 0).sum())),
+        }
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def _mean(values: list) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def _median(values: list) -> float | None:
+    return round(float(np.median(values)), 4) if values else None

@@ -1,0 +1,72 @@
+"""One complete training run: data → fit → thresholds → held-out validation → weights + card."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict
+
+import torch
+
+from vcfviewer.training import corpus
+from vcfviewer.training.trainer import TrainConfig, Trainer, TrainingError
+
+
+def _mix(sim: list, exported: list, weight: float) -> list:
+    """Repeat exported films so they make up about ``weight`` of the training pool."""
+    if not exported:
+        return sim
+    if not sim:
+        return exported
+    repeat = max(1, round(weight / max(1e-6, 1 - weight) * len(sim) / len(exported)))
+    return sim + exported * repeat
+
+
+def run_training(cfg: TrainConfig) -> dict:
+    """Train as ``cfg`` says and write the model; returns the card's metrics."""
+    start = time.monotonic()
+    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg)
+    if cfg.resume:
+        if not trainer.checkpoint_path.is_file():
+            raise TrainingError(f"--resume: no checkpoint at {trainer.checkpoint_path}")
+        trainer.load_checkpoint()
+    say = None if cfg.quiet else corpus.stderr_say
+    exported = [f for folder in cfg.data for f in corpus.exported_films(folder)]
+    sim_count = cfg.train_films if not cfg.data or cfg.train_films else 0
+    sim = [f for f, _ in corpus.simulate_films(corpus.train_seeds(cfg.seed, sim_count),
+                                                cfg.spacing_range, cfg.workers, say=say)]
+    val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
+                                                    cfg.spacing_range, cfg.workers,
+                                                    keep_images=True, say=say)]
+    train = _mix(sim, exported, cfg.data_weight)
+    if not train:
+        raise TrainingError("no training films: give --films > 0 or --data FOLDER")
+    data_minutes = (time.monotonic() - start) / 60
+    trainer.fit(train, val)
+    thresholds = trainer.thresholds(val)
+    metrics = {"validation": trainer.validate(val, thresholds["balanced"]),
+               "validation_auroc": thresholds["validation_auroc"],
+               "note": "validation films (seeds 800000+); held-out test metrics are added by "
+                       "`vcfviewer evaluate --update-card`"}
+    recipe = {"config": _jsonable(asdict(cfg)), "simulated_films": len(sim),
+              "exported_films": len(exported), "train_seeds": [corpus.train_seeds(cfg.seed, 1)[0],
+                                                               len(sim)],
+              "data_minutes": round(data_minutes, 1),
+              "total_minutes": round((time.monotonic() - start) / 60, 1),
+              "torch": torch.__version__, "machine": platform.machine(),
+              "threads": cfg.threads, "history": trainer.history}
+    path = trainer.export(thresholds, metrics, recipe)
+    if not cfg.quiet:
+        corpus.stderr_say(f"wrote {path}\n")
+    return metrics
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

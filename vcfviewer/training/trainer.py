@@ -1,0 +1,310 @@
+"""``vcfviewer train``: simulate (or read) labelled films, train both networks, write weights + card.
+
+The default run is sized for 2 CPU cores in under an hour: films simulated once at training
+resolution into memory (two worker processes), then alternating film/body batches with heavy
+augmentation, validation each epoch, a checkpoint each epoch (``--resume`` continues from it),
+thresholds set on the validation films, and ``models/<id>.safetensors`` + ``<id>.json`` written
+atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vcfviewer import __version__
+from vcfviewer.models.inference import Analyzer, build_networks, split_state
+from vcfviewer.models.registry import ModelCard
+from vcfviewer.models.weights import load_state, sha256_file, verified_weights
+from vcfviewer.training import corpus
+from vcfviewer.training.data import LabelledFilm, body_example, film_example
+from vcfviewer.training.losses import body_loss, film_loss
+from vcfviewer.training.metrics import Tally, auroc, high_ppv_threshold, youden_threshold
+
+
+class TrainingError(RuntimeError):
+    """A training run that cannot start or continue (bad folder, incompatible checkpoint)."""
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; the defaults are the shipped 2-core recipe."""
+
+    model_id: str = "vcf-lateral"
+    version: str = "1.0.0"
+    out_dir: Path = Path("models")
+    work_dir: Path = Path("train-work")
+    seed: int = 1
+    train_films: int = 1200
+    val_films: int = 40
+    spacing_range: tuple[float, float] = (0.5, 0.7)
+    film_size: int = 256
+    body_size: int = 96
+    film_widths: tuple[int, ...] = (8, 16, 32, 64, 96, 128)
+    body_widths: tuple[int, ...] = (8, 16, 32, 64, 128)
+    crop_side_factor: float = 2.0
+    fusion_weight: float = 0.5
+    epochs: int = 8
+    steps_per_epoch: int = 150
+    film_batch: int = 8
+    body_batch: int = 24
+    lr: float = 1e-3
+    lr_decay: float = 0.8  # per epoch (exponential, as Ryu 2023's 0.9 but fewer epochs)
+    threads: int = 2
+    workers: int = 2
+    init: str | None = None
+    data: tuple[Path, ...] = ()
+    data_weight: float = 0.5  # share of samples drawn from exported sets when --data is given
+    resume: bool = False
+    max_minutes: float | None = None
+    quiet: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def card_input(self) -> dict:
+        return {"film_size": self.film_size, "film_widths": list(self.film_widths),
+                "body_size": self.body_size, "body_widths": list(self.body_widths),
+                "crop_side_factor": self.crop_side_factor, "fusion_weight": self.fusion_weight,
+                "channels": 1, "pixels": "bone-bright radiograph, any size; spacing optional"}
+
+
+def _stack(examples: list[dict], device: torch.device) -> dict[str, torch.Tensor]:
+    out = {}
+    for key in examples[0]:
+        arr = np.stack([e[key] for e in examples])
+        tensor = torch.from_numpy(arr)
+        out[key] = tensor.to(device)
+    return out
+
+
+class Trainer:
+    """One training run (see module docstring)."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.cfg = config
+        torch.set_num_threads(max(1, config.threads))
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.film_net, self.body_net = build_networks(config.card_input())
+        if config.init:
+            self._load_init(config.init)
+        params = list(self.film_net.parameters()) + list(self.body_net.parameters())
+        self.opt = torch.optim.Adam(params, lr=config.lr)
+        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=config.lr_decay)
+        self.film_net.to(self.device)
+        self.body_net.to(self.device)
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    def _load_init(self, model_id: str) -> None:
+        card, path = verified_weights(model_id)
+        if card.input.get("film_size") != self.cfg.film_size or card.input.get(
+                "body_size") != self.cfg.body_size:
+            raise TrainingError(f"--init {model_id}: its input sizes differ from this run's")
+        film, body = split_state(load_state(path))
+        self.film_net.load_state_dict(film)
+        self.body_net.load_state_dict(body)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.cfg.work_dir / "checkpoint.pt"
+
+    def save_checkpoint(self) -> None:
+        """Atomic checkpoint of networks, optimiser, scheduler, epoch and RNG state."""
+        state = {"film": self.film_net.state_dict(), "body": self.body_net.state_dict(),
+                 "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                 "epoch": self.epoch, "history": json.dumps(self.history),
+                 "rng": json.dumps(self.rng.bit_generator.state)}
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    def load_checkpoint(self) -> None:
+        """Continue from the last checkpoint (weights-only unpickling: tensors and plain types)."""
+        try:
+            state = torch.load(self.checkpoint_path, weights_only=True, map_location=self.device)
+            self.film_net.load_state_dict(state["film"])
+            self.body_net.load_state_dict(state["body"])
+            self.opt.load_state_dict(state["opt"])
+            self.sched.load_state_dict(state["sched"])
+        except (OSError, RuntimeError, KeyError) as exc:
+            raise TrainingError(f"{self.checkpoint_path}: cannot resume ({exc})") from None
+        self.epoch = int(state["epoch"])
+        self.history = json.loads(state["history"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+
+    # -- training ------------------------------------------------------------------------------
+    def _film_batch(self, films: list[LabelledFilm]) -> dict:
+        picks = self.rng.integers(0, len(films), self.cfg.film_batch)
+        return _stack([film_example(films[i], self.cfg.film_size, self.rng) for i in picks],
+                      self.device)
+
+    def _body_batch(self, films: list[LabelledFilm]) -> dict:
+        examples = []
+        while len(examples) < self.cfg.body_batch:
+            film = films[int(self.rng.integers(0, len(films)))]
+            bodies = film.body_indices
+            if not bodies:
+                continue
+            # Fractured bodies are the minority; sample them more often when present.
+            weights = np.array([3.0 if film.annotation.findings[i].is_fractured else 1.0
+                                for i in bodies])
+            index = int(self.rng.choice(bodies, p=weights / weights.sum()))
+            examples.append(body_example(film, index, self.cfg.body_size, self.rng,
+                                         self.cfg.crop_side_factor))
+        return _stack(examples, self.device)
+
+    def step(self, films: list[LabelledFilm]) -> dict[str, float]:
+        """One optimiser step on a film batch and a body batch."""
+        self.film_net.train()
+        self.body_net.train()
+        fb, bb = self._film_batch(films), self._body_batch(films)
+        f_loss, f_parts = film_loss(self.film_net(fb["input"]), fb)
+        b_loss, b_parts = body_loss(self.body_net(bb["input"]), bb)
+        self.opt.zero_grad(set_to_none=True)
+        (f_loss + b_loss).backward()
+        self.opt.step()
+        return {"film": f_loss.item(), "body": b_loss.item(),
+                **{f"f_{k}": v for k, v in f_parts.items()},
+                **{f"b_{k}": v for k, v in b_parts.items()}}
+
+    def fit(self, train: list[LabelledFilm], val: list) -> dict:
+        """Run the epochs (from the checkpoint when resuming); returns the final validation."""
+        start = time.monotonic()
+        report: dict = {}
+        while self.epoch < self.cfg.epochs:
+            running: dict[str, float] = {}
+            for i in range(self.cfg.steps_per_epoch):
+                parts = self.step(train)
+                for k, v in parts.items():
+                    running[k] = running.get(k, 0.0) * 0.9 + v * 0.1 if k in running else v
+                self._progress(i + 1, running, start)
+            self.sched.step()
+            self.epoch += 1
+            report = self.validate(val)
+            report.update({"epoch": self.epoch, "minutes": round((time.monotonic() - start) / 60, 2),
+                           **{f"train_{k}": round(v, 4) for k, v in running.items()}})
+            self.history.append(report)
+            self._say("\n" + json.dumps(report))
+            self.save_checkpoint()
+            if self.cfg.max_minutes and (time.monotonic() - start) / 60 > self.cfg.max_minutes:
+                self._say(f"\nstopping early: past {self.cfg.max_minutes} minutes")
+                break
+        return report
+
+    def _progress(self, i: int, running: dict, start: float) -> None:
+        width = 24
+        done = int(width * i / self.cfg.steps_per_epoch)
+        mins = (time.monotonic() - start) / 60
+        self._say(f"\repoch {self.epoch + 1}/{self.cfg.epochs} [{'#' * done}{'.' * (width - done)}] "
+                  f"{i}/{self.cfg.steps_per_epoch} film {running.get('film', 0):.3f} "
+                  f"body {running.get('body', 0):.3f} lm {running.get('b_l1_px', 0):.2f}px "
+                  f"{mins:.1f} min", end="")
+
+    def _say(self, text: str, end: str = "") -> None:
+        if not self.cfg.quiet:
+            print(text, end=end, file=sys.stderr, flush=True)
+
+    # -- validation, thresholds, export -----------------------------------------------------------
+    def provisional_card(self, thresholds: dict | None = None) -> ModelCard:
+        return ModelCard(id=self.cfg.model_id, version=self.cfg.version, task="lateral-spine-vcf",
+                         weights_file=f"{self.cfg.model_id}.safetensors", sha256="0" * 64,
+                         input=self.cfg.card_input(), classes=CLASSES,
+                         thresholds=thresholds or {"balanced": 0.5, "high_ppv": 0.8})
+
+    def predictions(self, val: list) -> list[tuple]:
+        """(truth annotation, predicted annotation, spacing) for each validation film."""
+        analyzer = Analyzer.from_networks(self.provisional_card(), self.film_net, self.body_net,
+                                          device=str(self.device))
+        out = []
+        for radiograph, truth in val:
+            proposal = analyzer.analyze_sync(radiograph)
+            spacing = radiograph.spacing_mm[0] if radiograph.spacing_mm else None
+            out.append((truth, proposal.annotation, spacing))
+        return out
+
+    def validate(self, val: list, threshold: float = 0.5) -> dict:
+        """End-to-end metrics on the validation films at ``threshold``."""
+        tally = Tally()
+        for truth, pred, spacing in self.predictions(val):
+            pred = _rethreshold(pred, threshold)
+            tally.add(truth, pred, spacing, threshold)
+        return tally.summary(threshold)
+
+    def thresholds(self, val: list) -> dict[str, float]:
+        """Balanced (Youden's J) and high-PPV (specificity >= 0.99) presets from validation."""
+        tally = Tally()
+        for truth, pred, spacing in self.predictions(val):
+            tally.add(truth, pred, spacing, 0.5)
+        labels = np.array([s[0] for s in tally.scores], bool)
+        probs = np.array([s[1] for s in tally.scores], float)
+        return {"balanced": round(youden_threshold(probs, labels), 4),
+                "high_ppv": round(max(high_ppv_threshold(probs, labels), 0.5), 4),
+                "validation_auroc": auroc(probs, labels)}
+
+    def export(self, thresholds: dict, metrics: dict, recipe: dict) -> Path:
+        """Write ``<out>/<id>.safetensors`` and ``<id>.json`` atomically; returns the card path."""
+        from safetensors.torch import save_file
+
+        self.cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        weights = self.cfg.out_dir / f"{self.cfg.model_id}.safetensors"
+        state = {f"film.{k}": v.detach().cpu().contiguous() for k, v in self.film_net.state_dict().items()}
+        state.update({f"body.{k}": v.detach().cpu().contiguous()
+                      for k, v in self.body_net.state_dict().items()})
+        tmp = weights.with_name(weights.name + ".tmp")
+        save_file(state, str(tmp), metadata={"model_id": self.cfg.model_id,
+                                             "version": self.cfg.version})
+        os.replace(tmp, weights)
+        card = replace(self.provisional_card({k: thresholds[k] for k in ("balanced", "high_ppv")}),
+                       sha256=sha256_file(weights), metrics=metrics, training=recipe,
+                       design=DESIGN, description=DESCRIPTION)
+        path = self.cfg.out_dir / f"{self.cfg.model_id}.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(card.to_json(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _rethreshold(annotation, threshold: float):
+    from vcfviewer.models.assemble import decide_grades
+
+    return decide_grades(annotation, threshold)
+
+
+CLASSES = {"fracture_task": ["background", "fractured", "normal", "sacrum"],
+           "level_task": ["background", "thoracic", "lumbar", "sacrum"],
+           "landmarks": ["superior_anterior", "superior_middle", "superior_posterior",
+                         "inferior_anterior", "inferior_middle", "inferior_posterior"],
+           "film_outputs": ["faces_right", "inverted"]}
+
+DESCRIPTION = ("Two-stage multi-task model for lateral spine radiographs: a whole-film U-Net "
+               "(fracture task, level-region task, body-centre heatmap, facing/inversion) and a "
+               "per-body U-Net (mask, six landmarks by soft-argmax, fracture probability). Trained "
+               "only on simulated films; see design and training.")
+
+DESIGN = {
+    "film_network": "ResNet-style encoder (GroupNorm, 6 stages, widths 8..128) shared by all "
+                    "tasks, one U-Net decoder, light per-task heads; input 256 px letterboxed",
+    "body_network": "same encoder/decoder family at 96 px, crop side = 2 x sqrt(body area) "
+                    "(body-relative scale, so films without pixel spacing work), rotated so the "
+                    "local column axis is vertical, mirrored so the patient faces left",
+    "instances": "connected components of the body classes after opening (3x3, 2 iterations), "
+                 "split by body-centre heatmap peaks",
+    "levels": "numbered from the sacrum upward (body above S1 = L5); the level-region task counts "
+              "lumbar bodies and a count other than 5 is flagged, not forced",
+    "fracture_probability": "fusion_weight x body-network probability + (1 - fusion_weight) x "
+                            "mean film-network 'fractured' probability over the body",
+    "grade": "probability >= threshold decides whether a body is fractured; landmark morphometry "
+             "(core.morphometry.measure_study) decides the Genant grade (at least 1) and type",
+    "orientation": "film network predicts facing right / inverted grey scale; when either is "
+                   "> 0.5 the film is mirrored/inverted to the canonical view and run again",
+}
