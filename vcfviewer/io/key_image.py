@@ -1,0 +1,162 @@
+"""The key image: the radiograph with its overlays as an RGB PNG, drawn without Qt.
+
+Windowed greyscale, body masks tinted by level, the six landmarks, the Ha/Hm/Hp lines, a level
+label beside each body and a grade badge: the decided grade, with "?" when the measured height
+loss is borderline (within 3 points of 20/25/40 %), shown for fractured or borderline bodies.
+A footer states SDI, unit and model (never patient data). OpenCV (headless) draws.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vcfviewer.core import levels as _levels
+from vcfviewer.core.annotation import HEIGHT_PAIRS, StudyAnnotation, VertebraFinding
+from vcfviewer.core.image import Window
+from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement, measure_study
+from vcfviewer.io import atomic, body_masks
+
+RGB = tuple[int, int, int]
+# Twelve distinguishable hues cycled along the column, so neighbours never share a colour.
+_HUES: tuple[RGB, ...] = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255),
+)
+GRADE_COLOURS: dict[int, RGB] = {0: (120, 200, 120), 1: (255, 210, 0), 2: (255, 140, 0),
+                                 3: (230, 30, 30)}
+LANDMARK_COLOUR: RGB = (0, 255, 255)
+HEIGHT_LINE_COLOUR: RGB = (255, 255, 255)
+MASK_ALPHA = 0.35
+_SUBPIXEL = 4
+
+
+def level_colour(level: str) -> RGB:
+    """The overlay colour of a level (stable across studies)."""
+    return _HUES[_levels.rank(level) % len(_HUES)]
+
+
+def badge_text(finding: VertebraFinding, measurement: VertebraMeasurement | None) -> str | None:
+    """"2", "2?" (borderline), "0?" — or None when the body needs no badge."""
+    borderline = measurement is not None and measurement.measurable and measurement.borderline
+    if finding.grade == 0 and not borderline:
+        return None
+    return f"{int(finding.grade)}{'?' if borderline else ''}"
+
+
+def windowed_rgb(pixels: np.ndarray, window: Window) -> np.ndarray:
+    """Greyscale pixels through ``window`` as (H, W, 3) uint8."""
+    scaled = (np.asarray(pixels, np.float64) - window.low) / window.width
+    grey = np.clip(np.nan_to_num(scaled, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
+
+
+def _style(shape: tuple[int, ...]) -> tuple[float, int]:
+    short = min(shape[0], shape[1])
+    return max(0.3, short / 900.0), max(1, round(short / 700.0))
+
+
+def _pt(xy: np.ndarray) -> tuple[int, int]:
+    return int(round(xy[0] * (1 << _SUBPIXEL))), int(round(xy[1] * (1 << _SUBPIXEL)))
+
+
+def _draw_masks(rgb: np.ndarray, annotation: StudyAnnotation) -> None:
+    masks = body_masks.annotation_masks(annotation)
+    for finding in annotation.findings:
+        mask = masks.get(finding.finding_id)
+        if mask is not None:
+            colour = np.array(level_colour(finding.level), np.float64)
+            rgb[mask] = ((1 - MASK_ALPHA) * rgb[mask] + MASK_ALPHA * colour + 0.5).astype(np.uint8)
+
+
+def _draw_geometry(rgb: np.ndarray, finding: VertebraFinding, thickness: int) -> None:
+    import cv2
+
+    if finding.landmarks is None:
+        return
+    for sup, inf in HEIGHT_PAIRS.values():
+        cv2.line(rgb, _pt(finding.landmarks[sup]), _pt(finding.landmarks[inf]),
+                 HEIGHT_LINE_COLOUR, thickness, cv2.LINE_AA, _SUBPIXEL)
+    radius = (thickness + 1) << _SUBPIXEL
+    for point in finding.landmarks:
+        cv2.circle(rgb, _pt(point), radius, LANDMARK_COLOUR, -1, cv2.LINE_AA, _SUBPIXEL)
+
+
+def _label_anchor(finding: VertebraFinding, rgb: np.ndarray, width: int) -> tuple[int, int] | None:
+    try:
+        centre = finding.centre()
+    except ValueError:
+        return None
+    if finding.landmarks is not None:
+        right = float(finding.landmarks[:, 0].max())
+        left = float(finding.landmarks[:, 0].min())
+    else:
+        right = left = float(centre[0])
+    x = right + 6 if right + 6 + width < rgb.shape[1] else left - 6 - width
+    return int(max(0, x)), int(centre[1])
+
+
+def _draw_label(rgb: np.ndarray, finding: VertebraFinding, badge: str | None,
+                scale: float, thickness: int) -> None:
+    import cv2
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), base = cv2.getTextSize(finding.level, font, scale, thickness)
+    (bw, bh), _ = cv2.getTextSize(badge or "", font, scale, thickness)
+    anchor = _label_anchor(finding, rgb, tw + (bw + 8 if badge else 0))
+    if anchor is None:
+        return
+    x, y = anchor[0], anchor[1] + th // 2
+    cv2.putText(rgb, finding.level, (x + 1, y + 1), font, scale, (0, 0, 0), thickness + 1, cv2.LINE_AA)
+    cv2.putText(rgb, finding.level, (x, y), font, scale, level_colour(finding.level), thickness,
+                cv2.LINE_AA)
+    if badge:
+        bx = x + tw + 6
+        cv2.rectangle(rgb, (bx - 2, y - bh - 3), (bx + bw + 2, y + base),
+                      GRADE_COLOURS[int(finding.grade)], -1)
+        cv2.putText(rgb, badge, (bx, y), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+
+
+def _draw_footer(rgb: np.ndarray, annotation: StudyAnnotation, ms: StudyMeasurements,
+                 scale: float, thickness: int) -> None:
+    import cv2
+
+    prov = annotation.provenance
+    model = f"{prov.model_id} {prov.model_version or ''}".strip() if prov.model_id else "no model"
+    text = f"SDI {ms.sdi}  {ms.unit}  {model}  vcfviewer {prov.software_version}"
+    y = rgb.shape[0] - 6
+    cv2.putText(rgb, text, (5, y), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, (255, 255, 255),
+                thickness, cv2.LINE_AA)
+
+
+def render_key_image(pixels: np.ndarray, window: Window, annotation: StudyAnnotation,
+                     measurements: StudyMeasurements | None = None) -> np.ndarray:
+    """The key image as (H, W, 3) uint8 RGB."""
+    if pixels.shape != (annotation.image.rows, annotation.image.columns):
+        raise ValueError(f"pixels {pixels.shape} do not match the annotated image "
+                         f"({annotation.image.rows}, {annotation.image.columns})")
+    ms = measurements if measurements is not None else measure_study(annotation)
+    rgb = windowed_rgb(pixels, window)
+    _draw_masks(rgb, annotation)
+    scale, thickness = _style(rgb.shape)
+    for finding in annotation.findings:
+        _draw_geometry(rgb, finding, thickness)
+    for finding in annotation.findings:
+        _draw_label(rgb, finding, badge_text(finding, ms.by_id.get(finding.finding_id)),
+                    scale, thickness)
+    _draw_footer(rgb, annotation, ms, scale, thickness)
+    return rgb
+
+
+def write_key_image(pixels: np.ndarray, window: Window, annotation: StudyAnnotation,
+                    measurements: StudyMeasurements | None, path: str | os.PathLike[str]) -> Path:
+    """Render and write the key image as PNG, atomically."""
+    import cv2
+
+    rgb = render_key_image(pixels, window, annotation, measurements)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise atomic.ExportError(path, "the PNG encoder failed")
+    return atomic.write_bytes(path, encoded.tobytes())
