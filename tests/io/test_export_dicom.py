@@ -97,7 +97,7 @@ def test_seg_round_trip_levels_algorithm_types_and_masks(tmp_path: Path) -> None
     assert [s.level for s in segments] == ["T12", "L1", "L2", "L3", "S1"]
     assert [s.algorithm_type for s in segments] == [
         "AUTOMATIC", "AUTOMATIC", "SEMIAUTOMATIC", "MANUAL", "AUTOMATIC"]
-    for seg, finding in zip(segments, annotation.findings):
+    for seg, finding in zip(segments, annotation.findings, strict=False):
         assert seg.mask.shape == (160, 96)
         assert np.array_equal(seg.mask, masks[finding.finding_id]), finding.level
     # the reader-added L3 has no mask: its six-point polygon was rasterised

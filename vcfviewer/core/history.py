@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
+from collections.abc import Hashable
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ class History(Generic[T]):
         return self.current
 
     def redo(self) -> T:
-        """Step forward one entry and return its state (IndexError when there is nothing to redo)."""
+        """Step forward one entry and return its state (IndexError when nothing to redo)."""
         if not self.can_redo:
             raise IndexError("nothing to redo")
         self._index += 1

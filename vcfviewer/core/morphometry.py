@@ -148,7 +148,7 @@ class _Shape:
 
 
 def measured_grade(height_loss: float) -> tuple[Grade, bool]:
-    """Genant grade for a height loss fraction, and whether it lies within ±3 points of a cut-off."""
+    """Genant grade for a height-loss fraction, and whether it is within ±3 points of a cut-off."""
     if height_loss is None or not math.isfinite(height_loss):
         raise MorphometryError(f"height loss must be a finite number, got {height_loss!r}")
     loss = round(float(height_loss), _ROUND)
@@ -189,12 +189,13 @@ def landmark_problem(points: np.ndarray | None) -> str:
         return f"six landmarks are needed, got shape {pts.shape}"
     if not np.all(np.isfinite(pts)):
         return "a landmark is not a finite number"
-    for kind, (sup, inf) in HEIGHT_PAIRS.items():
+    for sup, inf in HEIGHT_PAIRS.values():
         if np.hypot(*(pts[inf] - pts[sup])) < _MIN_LENGTH_PX:
             return f"coincident points: {LANDMARK_NAMES[sup]} and {LANDMARK_NAMES[inf]}"
         # image rows grow downwards: the inferior endplate must lie below the superior one
         if pts[inf, 1] <= pts[sup, 1]:
-            return f"landmarks out of order: {LANDMARK_NAMES[inf]} is not below {LANDMARK_NAMES[sup]}"
+            return (f"landmarks out of order: {LANDMARK_NAMES[inf]} is not below "
+                    f"{LANDMARK_NAMES[sup]}")
     return _endplate_problem(pts, 0) or _endplate_problem(pts, 3)
 
 
@@ -344,7 +345,8 @@ def incident_fractures(
     return sorted(found, key=lambda f: _levels.rank(f.level))
 
 
-def _incident(level: str, was: VertebraMeasurement, now: VertebraMeasurement) -> IncidentFracture | None:
+def _incident(level: str, was: VertebraMeasurement,
+              now: VertebraMeasurement) -> IncidentFracture | None:
     best: IncidentFracture | None = None
     for kind in ("anterior", "middle", "posterior"):
         before, after = was.heights[kind], now.heights[kind]

@@ -101,7 +101,7 @@ class ReviewSession:
         return prov.source == "reader" and bool(prov.reader)
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
-        """Call ``callback(annotation)`` after every change; returns a function that unsubscribes."""
+        """Call ``callback(annotation)`` after every change; returns an unsubscribe function."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
@@ -165,7 +165,7 @@ class ReviewSession:
         except _levels.LevelError as exc:
             raise EditError(str(exc)) from None
         findings = tuple(f if f.level == n else f.edited(level=n)
-                         for f, n in zip(current.findings, names))
+                         for f, n in zip(current.findings, names, strict=True))
         self._commit(_rebuilt(current, findings), f"renumber column by {int(steps):+d}")
 
     def set_grade(self, finding_id: str, grade: Grade | int,

@@ -35,11 +35,11 @@ class Fields:
     def is_null(self) -> bool:
         return self.value is None
 
-    def at(self, key: str) -> "Fields":
+    def at(self, key: str) -> Fields:
         """The member ``key`` of this object (missing reads as null)."""
         return Fields(self.dict().get(key), self._child_path(key))
 
-    def item(self, index: int) -> "Fields":
+    def item(self, index: int) -> Fields:
         return Fields(self.list()[index], self._child_path(index))
 
     def dict(self) -> dict[str, Any]:
@@ -95,7 +95,8 @@ class Fields:
         where = self.path if key is None else self._child_path(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
             raise FieldError(where, f"expected a finite number, got {value!r}")
         return float(value)
 

@@ -97,7 +97,8 @@ def measurement_to_dict(m: VertebraMeasurement) -> dict[str, Any]:
 def _finding_to_dict(f: VertebraFinding, m: VertebraMeasurement | None) -> dict[str, Any]:
     landmarks = None
     if f.landmarks is not None:
-        landmarks = {name: [float(x), float(y)] for name, (x, y) in zip(LANDMARK_NAMES, f.landmarks)}
+        landmarks = {name: [float(x), float(y)]
+                     for name, (x, y) in zip(LANDMARK_NAMES, f.landmarks, strict=True)}
     out: dict[str, Any] = {
         "id": f.finding_id, "level": f.level, "landmarks": landmarks, "grade": int(f.grade),
         "fracture_type": f.fracture_type.value,

@@ -172,7 +172,7 @@ def read_seg_masks(path: str | os.PathLike[str],
     frames = ds.pixel_array.reshape(int(getattr(ds, "NumberOfFrames", 1)), ds.Rows, ds.Columns)
     masks = {int(item.SegmentNumber): np.zeros((len(order), ds.Rows, ds.Columns), bool)
              for item in ds.SegmentSequence}
-    for frame, group in zip(frames, ds.PerFrameFunctionalGroupsSequence):
+    for frame, group in zip(frames, ds.PerFrameFunctionalGroupsSequence, strict=True):
         number = int(group.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
         source = group.DerivationImageSequence[0].SourceImageSequence[0]
         masks[number][order.index(str(source.ReferencedSOPInstanceUID))] |= frame.astype(bool)

@@ -1,4 +1,4 @@
-"""DICOM Structured Report (TID 1500 Measurement Report) of the vertebral morphometry, via highdicom.
+"""DICOM Structured Report (TID 1500 Measurement Report) of vertebral morphometry, via highdicom.
 
 One measurement group (TID 1501) per vertebral body (the sacrum is not measured): tracking
 identifier "<level> vertebral body", finding site = the level's SNOMED code, Ha/Hm/Hp in mm (or
@@ -79,7 +79,8 @@ def _measurements(finding: VertebraFinding, m: VertebraMeasurement, source: Any)
     out = []
     if m.measurable:
         length = units[m.unit]
-        out += [_height_measurement(k, getattr(m, k), length, finding, source) for k in _HEIGHT_KEYS]
+        out += [_height_measurement(k, getattr(m, k), length, finding, source)
+                for k in _HEIGHT_KEYS]
         plain = [(k, getattr(m, k), units["ratio"]) for k in _RATIO_KEYS]
         plain += [(k, 100.0 * getattr(m, k), units["percent"]) for k in _PERCENT_KEYS
                   if getattr(m, k) is not None]
@@ -165,12 +166,14 @@ def build_sr(annotation: StudyAnnotation, measurements: StudyMeasurements,
     sources = list(source) if isinstance(source, (list, tuple)) else [source]
     image = sources[0]
     _check_source(annotation, image)
-    groups = [_group(f, measurements.by_id[f.finding_id], image, dicom_codes.tracking_uid(str(image.SOPInstanceUID), f.finding_id))
+    groups = [_group(f, measurements.by_id[f.finding_id], image,
+                     dicom_codes.tracking_uid(str(image.SOPInstanceUID), f.finding_id))
               for f in annotation.vertebrae]
     ct = annotation.image.modality.upper() == "CT" or getattr(image, "Modality", "") == "CT"
     report = hd.sr.MeasurementReport(
         observation_context=_observation_context(annotation),
-        procedure_reported=codes.LN.CTUnspecifiedBodyRegion if ct else codes.LN.XRUnspecifiedBodyRegion,
+        procedure_reported=(codes.LN.CTUnspecifiedBodyRegion if ct
+                            else codes.LN.XRUnspecifiedBodyRegion),
         imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport)
     prov = annotation.provenance
     verified = prov.source == "reader" and bool(prov.reader)
@@ -182,7 +185,8 @@ def build_sr(annotation: StudyAnnotation, measurements: StudyMeasurements,
         verifying_observer_name=prov.reader if verified else None,
         verifying_organization=(verifying_organization or institution_name or "unknown")
         if verified else None,
-        series_description="Vertebral morphometry", software_versions=dicom_codes.software_versions(),
+        series_description="Vertebral morphometry",
+        software_versions=dicom_codes.software_versions(),
     )
     dicom_codes.declare_private_scheme(sr)
     return sr
@@ -275,7 +279,8 @@ def _vertebra_from(fields: dict[str, Any]) -> SRVertebra:
     ftype = fields.get("fracture_type")
     return SRVertebra(
         level=fields["level"], tracking_id=fields.get("tracking_id", ""), values=fields["values"],
-        units=fields["units"], grade=fields.get("grade"), measured_grade=fields.get("measured_grade"),
+        units=fields["units"], grade=fields.get("grade"),
+        measured_grade=fields.get("measured_grade"),
         fracture_type=FractureType(ftype).value if ftype else None,
         borderline=fields.get("borderline"), reader_edited=fields.get("reader_edited"),
         landmarks=landmarks)

@@ -109,7 +109,9 @@ def _draw_label(rgb: np.ndarray, finding: VertebraFinding, badge: str | None,
     if anchor is None:
         return
     x, y = anchor[0], anchor[1] + th // 2
-    cv2.putText(rgb, finding.level, (x + 1, y + 1), font, scale, (0, 0, 0), thickness + 1, cv2.LINE_AA)
+    # a dark shadow keeps the label readable on bright bone
+    cv2.putText(rgb, finding.level, (x + 1, y + 1), font, scale, (0, 0, 0), thickness + 1,
+                cv2.LINE_AA)
     cv2.putText(rgb, finding.level, (x, y), font, scale, level_colour(finding.level), thickness,
                 cv2.LINE_AA)
     if badge:

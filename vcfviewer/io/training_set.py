@@ -72,7 +72,7 @@ def entry_id_for(pixels: np.ndarray, annotation: StudyAnnotation) -> str:
 
 
 def default_split(annotation: StudyAnnotation, entry_id: str) -> str:
-    """Deterministic split from the study UID (else the entry id): 80 % train, 10 % val, 10 % test."""
+    """Split from a hash of the study UID (else the entry id): 80/10/10 train/val/test."""
     key = annotation.image.study_instance_uid or entry_id
     bucket = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10
     return "test" if bucket == 0 else "val" if bucket == 1 else "train"
@@ -96,7 +96,8 @@ def _png_bytes(array: np.ndarray, what: str, path: Path) -> bytes:
 def _write_pixels(pixels: np.ndarray, folder: Path, entry_id: str) -> str:
     if _is_png16(pixels):
         rel = f"images/{entry_id}.png"
-        atomic.write_bytes(folder / rel, _png_bytes(pixels.astype(np.uint16), "image", folder / rel))
+        data = _png_bytes(pixels.astype(np.uint16), "image", folder / rel)
+        atomic.write_bytes(folder / rel, data)
     else:
         rel = f"images/{entry_id}.npy"
         buffer = io.BytesIO()
@@ -106,7 +107,8 @@ def _write_pixels(pixels: np.ndarray, folder: Path, entry_id: str) -> str:
 
 
 def _entry_record(entry_id: str, files: dict[str, str], split: str, pixels: np.ndarray,
-                  spacing: tuple[float, float] | None, annotation: StudyAnnotation) -> dict[str, Any]:
+                  spacing: tuple[float, float] | None,
+                  annotation: StudyAnnotation) -> dict[str, Any]:
     prov = annotation.provenance
     return {
         "id": entry_id, **files, "split": split, "rows": int(pixels.shape[0]),
@@ -168,7 +170,8 @@ def export_entry(pixels: np.ndarray, spacing: tuple[float, float] | None,
     manifest["label_values"] = {str(v): k for v, k in LABEL_LEVELS.items()}
     atomic.write_text(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     if old and old.get("image") not in (None, files["image"]):
-        (root / old["image"]).unlink(missing_ok=True)  # the pixels changed format: drop the old file
+        # the pixels changed storage format: the old image file is no longer referenced
+        (root / old["image"]).unlink(missing_ok=True)
     return entry_id
 
 
