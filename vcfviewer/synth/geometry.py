@@ -93,7 +93,8 @@ def _spacing(height_mm: float, u: float, options: SynthOptions) -> float:
         return float(options.spacing_mm)
     low = max(0.1, height_mm / options.max_rows)
     high = max(low, min(0.2, height_mm / 1500.0))
-    return low + (high - low) * u
+    # six decimals: the DICOM DS string then reads back as exactly this float
+    return round(low + (high - low) * u, 6)
 
 
 def _field_polygon(rows: int, cols: int, draws: FovDraws) -> np.ndarray:

@@ -207,11 +207,14 @@ def _assemble(seed: int, options: SynthOptions, image: np.ndarray, labels: np.nd
     patient = PatientInfo(patient_name=f"SYNTHETIC^{seed}", patient_id=f"SYN{seed:08d}",
                           study_description="Synthetic lateral lumbar spine",
                           series_description="LAT", modality="DX", series_number=1)
+    auto = Window.from_percentiles(image, 1.0, 99.0)
+    # whole numbers survive the DICOM round trip (and the MONOCHROME1 inversion) exactly
+    window = Window(float(round(auto.center)), float(max(1, round(auto.width))))
+    # the loader reports a magnification only when it had to correct ImagerPixelSpacing with it
     radiograph = Radiograph(
         pixels=image, spacing_mm=(spacing, spacing), spacing_source=SpacingSource.PIXEL_SPACING,
-        window=Window.from_percentiles(image, 1.0, 99.0), source=source, patient=patient,
-        photometric="MONOCHROME1" if mono1 else "MONOCHROME2", inverted_on_load=mono1,
-        magnification_factor=meta["magnification"])
+        window=window, source=source, patient=patient,
+        photometric="MONOCHROME1" if mono1 else "MONOCHROME2", inverted_on_load=mono1)
     ref = ImageRef(path="", rows=image.shape[0], columns=image.shape[1],
                    pixel_spacing=(spacing, spacing), spacing_source=SpacingSource.PIXEL_SPACING.value,
                    sop_instance_uid=uids["instance"], sop_class_uid=DX_FOR_PRESENTATION,
