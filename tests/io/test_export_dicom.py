@@ -156,3 +156,47 @@ def test_dciodvfy_finds_no_errors_in_sr_and_seg(tmp_path: Path) -> None:
         assert errors == [], (path.name, errors)
         # the only warnings left: our declared private coding scheme is not a DICOM defined term
         assert all("99VCFV" in w for w in warnings), (path.name, warnings)
+
+
+def _labels_in_slice_order(nifti_path: Path, slices: list) -> np.ndarray:
+    """Sample a NIfTI label map at every voxel of the DICOM slices (LPS → RAS via the affine)."""
+    import nibabel as nib
+
+    img = nib.load(str(nifti_path))
+    data = np.asarray(img.dataobj)
+    inverse = np.linalg.inv(img.affine)
+    out = np.zeros((len(slices), slices[0].Rows, slices[0].Columns), data.dtype)
+    rows, cols = np.mgrid[0: slices[0].Rows, 0: slices[0].Columns]
+    for k, ds in enumerate(slices):
+        ipp = np.array(ds.ImagePositionPatient, float)
+        iop = np.array(ds.ImageOrientationPatient, float)
+        dr, dc = (float(v) for v in ds.PixelSpacing)
+        lps = ipp[:, None, None] + iop[:3, None, None] * cols * dc + iop[3:, None, None] * rows * dr
+        ras = np.stack([-lps[0], -lps[1], lps[2], np.ones_like(lps[0])])
+        ijk = np.rint(np.tensordot(inverse, ras, axes=1)[:3]).astype(int)
+        out[k] = data[ijk[0], ijk[1], ijk[2]]
+    return out
+
+
+@needs_dciodvfy
+def test_seg_volume_on_the_real_ct_series(shared_data: Path, tmp_path: Path) -> None:
+    folder = shared_data / "ct-example" / "example_ct_dicom"
+    slices = [pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(folder.iterdir())]
+    labels = _labels_in_slice_order(shared_data / "ct-example" / "example_seg_dicom.nii.gz", slices)
+    names = {32: "T12", 33: "T11"}  # TotalSegmentator classes present in this series
+    assert {32, 33} <= set(np.unique(labels).tolist())
+    # this anonymised series has empty Study/Series UIDs: refused with a clear reason ...
+    with pytest.raises(ExportError, match="no StudyInstanceUID, SeriesInstanceUID"):
+        dicom_seg.write_seg_volume(labels, names, slices, tmp_path / "refused.dcm")
+    # ... and written once an anonymiser gives them back (SOP UIDs come from the file meta)
+    study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    for ds in slices:
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+    path = dicom_seg.write_seg_volume(labels, names, slices, tmp_path / "real_ct_seg.dcm")
+    uids = [s.file_meta.MediaStorageSOPInstanceUID for s in slices]
+    segments = dicom_seg.read_seg_masks(path, uids)
+    assert [s.level for s in segments] == ["T12", "T11"]
+    assert np.array_equal(segments[0].mask, labels == 32)
+    assert np.array_equal(segments[1].mask, labels == 33)
+    errors, warnings = _dciodvfy(path)
+    assert errors == [], errors

@@ -111,3 +111,26 @@ def tracking_uid(image_uid: str, key: str) -> str:
     from pydicom.uid import generate_uid
 
     return str(generate_uid(entropy_srcs=[image_uid, key]))
+
+
+_REQUIRED_SOURCE_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+def usable_source(ds: Any, where: str) -> Any:
+    """``ds`` ready to be referenced by an SR/SEG: SOP UIDs restored from the file meta when the
+    data set left them empty (some anonymisers do), or ExportError naming what is missing."""
+    from vcfviewer.io.atomic import ExportError
+
+    meta = getattr(ds, "file_meta", None)
+    fixes = {"SOPClassUID": getattr(meta, "MediaStorageSOPClassUID", None),
+             "SOPInstanceUID": getattr(meta, "MediaStorageSOPInstanceUID", None)}
+    out = ds
+    for name, value in fixes.items():
+        if not str(getattr(ds, name, "") or "") and value:
+            out = ds.copy() if out is ds else out  # never change the caller's data set
+            setattr(out, name, value)
+    missing = [n for n in _REQUIRED_SOURCE_UIDS if not str(getattr(out, n, "") or "")]
+    if missing:
+        raise ExportError(where, f"the source DICOM has no {', '.join(missing)}; "
+                                 "a report or segmentation cannot reference it")
+    return out

@@ -93,6 +93,7 @@ def build_seg(annotation: StudyAnnotation, source: Any, series_number: int = 901
     """The SEG dataset for a single-frame radiograph source (not yet written)."""
     import highdicom as hd
 
+    source = dicom_codes.usable_source(source, annotation.image.path)
     uid = annotation.image.sop_instance_uid
     if uid and str(getattr(source, "SOPInstanceUID", "")) != uid:
         raise ExportError(annotation.image.path, "the source DICOM is not the annotated image "
@@ -134,6 +135,7 @@ def write_seg_volume(label_volume: np.ndarray, level_names: Mapping[int, str],
     """
     import highdicom as hd
 
+    source_slices = [dicom_codes.usable_source(ds, str(path)) for ds in source_slices]
     labels = np.asarray(label_volume)
     if labels.ndim != 3 or labels.shape[0] != len(source_slices):
         raise ExportError(path, f"label volume shape {labels.shape} does not match "

@@ -163,7 +163,8 @@ def build_sr(annotation: StudyAnnotation, measurements: StudyMeasurements,
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
-    sources = list(source) if isinstance(source, (list, tuple)) else [source]
+    given = list(source) if isinstance(source, (list, tuple)) else [source]
+    sources = [dicom_codes.usable_source(ds, annotation.image.path) for ds in given]
     image = sources[0]
     _check_source(annotation, image)
     groups = [_group(f, measurements.by_id[f.finding_id], image,
