@@ -75,11 +75,14 @@ def test_training_set_round_trip_reproduces_the_arrays(tmp_path: Path) -> None:
     assert entry.pixels.dtype == np.float32 and np.array_equal(entry.pixels, pixels)
     assert np.array_equal(entry.label_map, body_masks.label_map(annotation))
     assert entry.annotation == annotation and entry.split in training_set.SPLITS
-    assert training_set.LABEL_LEVELS[int(entry.label_map[20, 30])] == "T12"
+    assert entry.label_map.dtype == np.int16
+    # instance labels: k = index in annotation.findings + 1 (T12 is the first finding, S1 the 5th)
+    assert entry.annotation.findings[int(entry.label_map[20, 30]) - 1].level == "T12"
+    assert int(entry.label_map[150, 30]) == 5 and entry.annotation.findings[4].level == "S1"
     manifest = json.loads((tmp_path / "ts" / "manifest.json").read_text())
     prov = manifest["entries"][0]["provenance"]
     assert prov["model_id"] == "vcf-unet" and prov["reader_edited_levels"] == ["L2", "L3"]
-    assert manifest["label_values"]["1"] == "C1"
+    assert "index of the finding" in manifest["label_convention"]
 
 
 def test_same_study_twice_replaces_and_keeps_its_split(tmp_path: Path) -> None:

@@ -8,20 +8,12 @@ pixel indices (pixel centres), which is also how OpenCV rasterises polygons.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
-from vcfviewer.core import levels as _levels
 from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
 
 OUTLINE_ORDER = (0, 1, 2, 5, 4, 3)
 _SUBPIXEL_BITS = 4
-
-# Label value of each level in training label maps: its position in ALL_LEVELS plus one
-# (0 is background). Fixed forever: training data written today must read the same tomorrow.
-LEVEL_LABELS: dict[str, int] = {name: i + 1 for i, name in enumerate(_levels.ALL_LEVELS)}
-LABEL_LEVELS: dict[int, str] = {v: k for k, v in LEVEL_LABELS.items()}
 
 
 def outline(finding: VertebraFinding) -> np.ndarray | None:
@@ -60,13 +52,14 @@ def annotation_masks(annotation: StudyAnnotation) -> dict[str, np.ndarray]:
     return out
 
 
-def label_map(annotation: StudyAnnotation,
-              labels: Mapping[str, int] = LEVEL_LABELS) -> np.ndarray:
-    """uint8 label map (0 = background); where bodies overlap, the more caudal one wins."""
+def label_map(annotation: StudyAnnotation) -> np.ndarray:
+    """Instance label map, int16: 0 background, k = index of the finding in
+    ``annotation.findings`` + 1 (sacrum included) — the simulator's convention, so training reads
+    simulated and exported films alike. Where bodies overlap, the more caudal one wins."""
     shape = (annotation.image.rows, annotation.image.columns)
-    out = np.zeros(shape, dtype=np.uint8)
+    out = np.zeros(shape, dtype=np.int16)
     masks = annotation_masks(annotation)
-    for finding in annotation.findings:
+    for k, finding in enumerate(annotation.findings, start=1):
         if finding.finding_id in masks:
-            out[masks[finding.finding_id]] = labels[finding.level]
+            out[masks[finding.finding_id]] = k
     return out

@@ -5,7 +5,9 @@ Layout (format ``vcfviewer.training_set`` version 1)::
     manifest.json                 entries with provenance and split, label table
     images/<id>.png | <id>.npy    16-bit PNG when the pixels are whole numbers in 0..65535,
                                   else float32 .npy; either way read back bit-identical
-    labels/<id>.png               uint8 label map, value = body_masks.LEVEL_LABELS[level]
+    labels/<id>.png               16-bit instance label map: 0 background, k = index of the
+                                  finding in the entry's annotation findings + 1 (sacrum
+                                  included), the simulator's convention
     annotations/<id>.json         the annotation JSON (landmarks, grades, provenance)
 
 The entry id is the image's SOP Instance UID (plus frame/plane), else a hash of the pixels, so
@@ -51,12 +53,13 @@ class TrainingEntry:
     entry_id: str
     pixels: np.ndarray  # float32 (rows, cols), as exported
     spacing: tuple[float, float] | None  # (row, col) mm
-    label_map: np.ndarray  # uint8 (rows, cols); LABEL_LEVELS maps values to levels
+    label_map: np.ndarray  # int16 (rows, cols); k = annotation.findings[k - 1], 0 background
     annotation: StudyAnnotation
     split: str
 
 
-LABEL_LEVELS = body_masks.LABEL_LEVELS
+LABEL_CONVENTION = ("0 background; k = index of the finding in the entry's annotation "
+                    "findings (cranial to caudal, sacrum included) + 1")
 
 
 def entry_id_for(pixels: np.ndarray, annotation: StudyAnnotation) -> str:
@@ -162,12 +165,13 @@ def export_entry(pixels: np.ndarray, spacing: tuple[float, float] | None,
     files = {"image": _write_pixels(pixels, root, entry_id),
              "label_map": f"labels/{entry_id}.png", "annotation": f"annotations/{entry_id}.json"}
     labels = body_masks.label_map(annotation)
-    atomic.write_bytes(root / files["label_map"], _png_bytes(labels, "label map", root))
+    atomic.write_bytes(root / files["label_map"],
+                       _png_bytes(labels.astype(np.uint16), "label map", root))
     annotation_json.write_annotation(annotation, root / files["annotation"])
     record = _entry_record(entry_id, files, chosen, pixels, spacing, annotation)
     manifest["entries"] = sorted([e for e in manifest["entries"] if e.get("id") != entry_id]
                                  + [record], key=lambda e: e["id"])
-    manifest["label_values"] = {str(v): k for v, k in LABEL_LEVELS.items()}
+    manifest["label_convention"] = LABEL_CONVENTION
     atomic.write_text(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     if old and old.get("image") not in (None, files["image"]):
         # the pixels changed storage format: the old image file is no longer referenced
@@ -200,7 +204,7 @@ def _read_entry(root: Path, f: Fields) -> TrainingEntry:
     return TrainingEntry(
         entry_id=f.str("id"), pixels=_read_pixels(files["image"]),
         spacing=None if spacing.is_null() else spacing.positive_pair(),
-        label_map=labels.astype(np.uint8),
+        label_map=labels.astype(np.int16),
         annotation=annotation_json.read_annotation(files["annotation"]), split=f.str("split"))
 
 
