@@ -33,12 +33,35 @@ def polygon_mask(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return canvas.astype(bool)
 
 
+def finding_crop(finding: VertebraFinding,
+                 shape: tuple[int, int]) -> tuple[int, int, np.ndarray] | None:
+    """(top, left, mask) of the body inside the image, cropped to its box; None without one.
+
+    Cropped so that whole-film work (key image, label maps) costs the body's area, not the film's.
+    """
+    if finding.mask is not None:
+        m = finding.mask
+        h = max(0, min(m.array.shape[0], shape[0] - m.top))
+        w = max(0, min(m.array.shape[1], shape[1] - m.left))
+        return m.top, m.left, m.array[:h, :w]
+    points = outline(finding)
+    if points is None:
+        return None
+    lo = np.clip(np.floor(points.min(axis=0)).astype(int), 0, [shape[1] - 1, shape[0] - 1])
+    hi = np.clip(np.ceil(points.max(axis=0)).astype(int) + 1, 1, [shape[1], shape[0]])
+    box = (int(hi[1] - lo[1]), int(hi[0] - lo[0]))
+    return int(lo[1]), int(lo[0]), polygon_mask(points - lo, box)
+
+
 def finding_mask(finding: VertebraFinding, shape: tuple[int, int]) -> np.ndarray | None:
     """The body's full-image mask: its own mask, else its landmark polygon, else None."""
-    if finding.mask is not None:
-        return finding.mask.to_full(shape)
-    points = outline(finding)
-    return None if points is None else polygon_mask(points, shape)
+    crop = finding_crop(finding, shape)
+    if crop is None:
+        return None
+    top, left, mask = crop
+    out = np.zeros(shape, dtype=bool)
+    out[top: top + mask.shape[0], left: left + mask.shape[1]] = mask
+    return out
 
 
 def annotation_masks(annotation: StudyAnnotation) -> dict[str, np.ndarray]:
@@ -58,8 +81,9 @@ def label_map(annotation: StudyAnnotation) -> np.ndarray:
     simulated and exported films alike. Where bodies overlap, the more caudal one wins."""
     shape = (annotation.image.rows, annotation.image.columns)
     out = np.zeros(shape, dtype=np.int16)
-    masks = annotation_masks(annotation)
     for k, finding in enumerate(annotation.findings, start=1):
-        if finding.finding_id in masks:
-            out[masks[finding.finding_id]] = k
+        crop = finding_crop(finding, shape)
+        if crop is not None:
+            top, left, mask = crop
+            out[top: top + mask.shape[0], left: left + mask.shape[1]][mask] = k
     return out

@@ -30,6 +30,7 @@ GRADE_COLOURS: dict[int, RGB] = {0: (120, 200, 120), 1: (255, 210, 0), 2: (255, 
 LANDMARK_COLOUR: RGB = (0, 255, 255)
 HEIGHT_LINE_COLOUR: RGB = (255, 255, 255)
 MASK_ALPHA = 0.35
+PNG_COMPRESSION = 1
 _SUBPIXEL = 4
 
 
@@ -47,9 +48,13 @@ def badge_text(finding: VertebraFinding, measurement: VertebraMeasurement | None
 
 
 def windowed_rgb(pixels: np.ndarray, window: Window) -> np.ndarray:
-    """Greyscale pixels through ``window`` as (H, W, 3) uint8."""
-    scaled = (np.asarray(pixels, np.float64) - window.low) / window.width
-    grey = np.clip(np.nan_to_num(scaled, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """Greyscale pixels through ``window`` as (H, W, 3) uint8 (NaN shows black)."""
+    scaled = np.asarray(pixels, np.float32) - np.float32(window.low)
+    scaled *= np.float32(255.0 / window.width)
+    scaled += np.float32(0.5)
+    np.clip(scaled, 0, 255, out=scaled)
+    np.nan_to_num(scaled, copy=False, nan=0.0)
+    grey = scaled.astype(np.uint8)
     return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
 
 
@@ -63,12 +68,14 @@ def _pt(xy: np.ndarray) -> tuple[int, int]:
 
 
 def _draw_masks(rgb: np.ndarray, annotation: StudyAnnotation) -> None:
-    masks = body_masks.annotation_masks(annotation)
     for finding in annotation.findings:
-        mask = masks.get(finding.finding_id)
-        if mask is not None:
-            colour = np.array(level_colour(finding.level), np.float64)
-            rgb[mask] = ((1 - MASK_ALPHA) * rgb[mask] + MASK_ALPHA * colour + 0.5).astype(np.uint8)
+        crop = body_masks.finding_crop(finding, rgb.shape[:2])
+        if crop is None:
+            continue
+        top, left, mask = crop
+        region = rgb[top: top + mask.shape[0], left: left + mask.shape[1]]
+        colour = np.array(level_colour(finding.level), np.float64)
+        region[mask] = ((1 - MASK_ALPHA) * region[mask] + MASK_ALPHA * colour + 0.5).astype(np.uint8)
 
 
 def _draw_geometry(rgb: np.ndarray, finding: VertebraFinding, thickness: int) -> None:
@@ -158,7 +165,9 @@ def write_key_image(pixels: np.ndarray, window: Window, annotation: StudyAnnotat
     import cv2
 
     rgb = render_key_image(pixels, window, annotation, measurements)
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    # fast zlib level: a key image is written on every export; size matters less than time
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]),
+                               [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
     if not ok:
         raise atomic.ExportError(path, "the PNG encoder failed")
     return atomic.write_bytes(path, encoded.tobytes())
