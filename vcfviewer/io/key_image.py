@@ -75,7 +75,8 @@ def _draw_masks(rgb: np.ndarray, annotation: StudyAnnotation) -> None:
         top, left, mask = crop
         region = rgb[top: top + mask.shape[0], left: left + mask.shape[1]]
         colour = np.array(level_colour(finding.level), np.float64)
-        region[mask] = ((1 - MASK_ALPHA) * region[mask] + MASK_ALPHA * colour + 0.5).astype(np.uint8)
+        blended = (1 - MASK_ALPHA) * region[mask] + MASK_ALPHA * colour + 0.5
+        region[mask] = blended.astype(np.uint8)
 
 
 def _draw_geometry(rgb: np.ndarray, finding: VertebraFinding, thickness: int) -> None:
