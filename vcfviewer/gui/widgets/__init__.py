@@ -1,0 +1,1 @@
+"""Qt widgets of the main window: study browser, progress panel, message banner, dialogs."""
