@@ -40,7 +40,8 @@ def test_open_dx_folder_lists_series_and_problems_and_shows_the_image(qtbot, win
     captions = [item.text(0) for item in window.browser.series_items()]
     assert captions == ["#1 · LAT L-SPINE", "#2 · AP L-SPINE"]
     top = window.browser.topLevelItem(0)
-    assert "TEST GUI" in top.text(0) and top.child(0).text(1) == "2024-01-31"
+    assert "TEST GUI" in top.text(0) and top.child(0).text(0) == "SPINE  ·  2024-01-31"
+    assert [item.text(1) for item in window.browser.series_items()] == ["DX", "DX"]
     problem_names = sorted(Path(path).name for path, _ in window.browser.problems())
     assert "broken.dcm" in problem_names and "notes.txt" in problem_names
     assert all(reason for _, reason in window.browser.problems())
@@ -92,6 +93,9 @@ def test_ct_series_scrolls_sagittal_planes_with_page_keys(qtbot, window, ct_fold
     qtbot.keyClick(window.image_view.graphics, Qt.Key.Key_PageUp)
     qtbot.keyClick(window.image_view.graphics, Qt.Key.Key_PageUp)
     assert view.plane_index == start - 1
+    window.browser.setFocus()  # page keys scroll planes even while the browser has focus
+    qtbot.keyClick(window.browser, Qt.Key.Key_PageDown)
+    assert view.plane_index == start
     window.actions["preset_soft"].trigger()
     assert view.window == Window(40.0, 400.0)
     window.actions["preset_default"].trigger()
@@ -105,6 +109,14 @@ def test_missing_path_gives_a_readable_message(qtbot, window, tmp_path):
     assert "does not exist" in window.banner.text()
     assert window.banner.level == "error"
     assert "Traceback" not in window.banner.text()
+
+
+def test_missing_sample_study_is_a_message(qtbot, window, tmp_path, monkeypatch):
+    import vcfviewer.paths
+
+    monkeypatch.setattr(vcfviewer.paths, "sample_study_dir", lambda: tmp_path / "absent")
+    window.open_sample()
+    assert window.banner.text().startswith("The sample study is not installed")
 
 
 def test_folder_without_images_warns(qtbot, window, tmp_path):

@@ -31,7 +31,7 @@ from vcfviewer.gui.workers import JobFactory, JobRunner, JobTask
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1440, 900)
-DEFAULT_BROWSER_WIDTH = 340
+DEFAULT_BROWSER_WIDTH = 380
 
 
 class MainWindow(QMainWindow):
@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
     def _start_scan(self, request: OpenRequest) -> None:
         from vcfviewer.io import discovery
 
+        self.load_runner.cancel()  # a load from the previous folder must not land after this
         self.image_view.clear()
         self._image = None
         self.browser.clear()
@@ -348,10 +349,22 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value(app_settings_mod.KEY_GEOMETRY)
         state = self.settings.value(app_settings_mod.KEY_STATE)
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(*DEFAULT_SIZE)
+            self._default_geometry()
         if state is None or not self.restoreState(state):
             self.resizeDocks([self.browser_dock], [DEFAULT_BROWSER_WIDTH],
                              Qt.Orientation.Horizontal)
+
+    def _default_geometry(self) -> None:
+        # First start: most of the screen (reading is done full-screen), centred.
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is None or screen.width() < 400:
+            self.resize(*DEFAULT_SIZE)
+            return
+        width = min(int(screen.width() * 0.92), 2400)
+        height = min(int(screen.height() * 0.92), 1500)
+        self.resize(width, height)
+        self.move(screen.x() + (screen.width() - width) // 2,
+                  screen.y() + (screen.height() - height) // 2)
 
     def save_layout(self) -> None:
         """Remember geometry, docks and toolbars for the next start."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from vcfviewer.core.image import Radiograph, Volume, Window
@@ -66,6 +67,8 @@ class ImageView(QWidget):
         configure_pyqtgraph()
         self.graphics = pg.GraphicsView(background=VIEW_BACKGROUND)
         self.graphics.setObjectName("imageGraphics")
+        # Interpolate when magnified, like reading workstations, and filter when minified.
+        self.graphics.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.view_box = SpineViewBox()
         self.graphics.setCentralItem(self.view_box)
         self.image_item = pg.ImageItem()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 LOADABLE_KINDS = frozenset({"radiograph", "volume"})
 ROLE_ENTRY = Qt.ItemDataRole.UserRole
 ROLE_KIND = Qt.ItemDataRole.UserRole + 1  # "patient" | "study" | "series" | "problems" | "problem"
-_COLUMNS = ("Series", "Date", "Modality", "Images")
+_COLUMNS = ("Patient / study / series", "Mod.", "Images")
 _MUTED = QColor("#7d8590")
 _PROBLEM = QColor("#f0a35e")
 
@@ -56,6 +56,8 @@ class StudyBrowser(QTreeWidget):
         self.setAlternatingRowColors(False)
         self.setAnimated(False)
         self.setIndentation(14)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.headerItem().setToolTip(1, "Modality")
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -72,7 +74,9 @@ class StudyBrowser(QTreeWidget):
             self.clear()
             self._problems_item = None
             for patient in scan.patients:
-                self.addTopLevelItem(self._patient_item(patient))
+                item = self._patient_item(patient)
+                self.addTopLevelItem(item)
+                self._span_headings(item)
             for problem in scan.problems:
                 self.add_problem(problem.path, problem.reason)
             self.expandAll()
@@ -83,16 +87,27 @@ class StudyBrowser(QTreeWidget):
     def _patient_item(self, patient: Any) -> QTreeWidgetItem:
         name = _person_name(patient.patient_name) or "(no name)"
         label = f"{name}  ·  {patient.patient_id}" if patient.patient_id else name
-        item = QTreeWidgetItem([label, "", "", ""])
+        item = QTreeWidgetItem([label, "", ""])
         item.setData(0, ROLE_KIND, "patient")
         item.setData(0, ROLE_ENTRY, patient)
+        item.setToolTip(0, label)
         for study in patient.studies:
             item.addChild(self._study_item(study))
         return item
 
+    @staticmethod
+    def _span_headings(patient_item: QTreeWidgetItem) -> None:
+        # Patient and study rows have no modality or count: give them the whole width.
+        patient_item.setFirstColumnSpanned(True)
+        for i in range(patient_item.childCount()):
+            patient_item.child(i).setFirstColumnSpanned(True)
+
     def _study_item(self, study: Any) -> QTreeWidgetItem:
         description = (study.description or "").strip() or "(no study description)"
-        item = QTreeWidgetItem([description, _format_date(study.date), "", ""])
+        date = _format_date(study.date)
+        label = f"{description}  ·  {date}" if date else description
+        item = QTreeWidgetItem([label, "", ""])
+        item.setToolTip(0, label)
         item.setData(0, ROLE_KIND, "study")
         item.setData(0, ROLE_ENTRY, study)
         for series in study.series:
@@ -101,13 +116,14 @@ class StudyBrowser(QTreeWidget):
 
     def _series_item(self, series: Any) -> QTreeWidgetItem:
         count = getattr(series, "image_count", 0) or len(getattr(series, "files", ()) or ())
-        item = QTreeWidgetItem([series_caption(series), "", series.modality or "?", str(count)])
+        item = QTreeWidgetItem([series_caption(series), series.modality or "—", str(count)])
         item.setData(0, ROLE_KIND, "series")
         item.setData(0, ROLE_ENTRY, series)
-        item.setTextAlignment(3, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         spacing = getattr(series, "spacing_source", None)
         spacing_text = getattr(spacing, "value", spacing) or "none"
-        tip = f"{series.kind} · {count} image(s) · pixel spacing: {spacing_text}"
+        tip = (f"{series_caption(series)}\n{series.kind} · {count} image(s) · "
+               f"pixel spacing: {spacing_text}")
         if series.kind not in LOADABLE_KINDS:
             tip = f"Not an image series ({series.modality or 'unknown'}): nothing to display"
             for column in range(len(_COLUMNS)):
@@ -120,7 +136,7 @@ class StudyBrowser(QTreeWidget):
         """List an unreadable file (or a series that failed to load) under Problems."""
         node = self._ensure_problems_item()
         name = Path(path).name or str(path)
-        child = QTreeWidgetItem([f"{name} — {reason}", "", "", ""])
+        child = QTreeWidgetItem([f"{name} — {reason}", "", ""])
         child.setData(0, ROLE_KIND, "problem")
         child.setData(0, ROLE_ENTRY, (str(path), reason))
         child.setToolTip(0, f"{path}\n{reason}")
@@ -132,7 +148,7 @@ class StudyBrowser(QTreeWidget):
 
     def _ensure_problems_item(self) -> QTreeWidgetItem:
         if self._problems_item is None:
-            self._problems_item = QTreeWidgetItem(["Problems", "", "", ""])
+            self._problems_item = QTreeWidgetItem(["Problems", "", ""])
             self._problems_item.setData(0, ROLE_KIND, "problems")
             self._problems_item.setForeground(0, QBrush(_PROBLEM))
             self._problems_item.setToolTip(0, "Files that could not be read, with the reason")
