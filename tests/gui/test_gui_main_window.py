@@ -111,6 +111,21 @@ def test_missing_path_gives_a_readable_message(qtbot, window, tmp_path):
     assert "Traceback" not in window.banner.text()
 
 
+def test_an_image_that_cannot_be_displayed_is_a_message(qtbot, window, monkeypatch, dx_folder):
+    image = open_and_wait(qtbot, window, dx_folder)
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("no planes")
+
+    monkeypatch.setattr(window.image_view, "show_radiograph", broken)
+    loaded: list[object] = []
+    window.image_loaded.connect(loaded.append)
+    window._on_load_result(image, "odd")
+    assert window.banner.text() == "Could not display odd: unexpected ValueError: no planes"
+    assert window.current_image is None and loaded == []
+    assert window.image_view.radiograph is None
+
+
 def test_missing_sample_study_is_a_message(qtbot, window, tmp_path, monkeypatch):
     import vcfviewer.paths
 

@@ -26,7 +26,7 @@ from vcfviewer.gui.viewer.image_view import CursorInfo, ImageView
 from vcfviewer.gui.widgets.message_banner import MessageBanner
 from vcfviewer.gui.widgets.progress_panel import ProgressPanel
 from vcfviewer.gui.widgets.study_browser import StudyBrowser, series_caption
-from vcfviewer.gui.workers import JobFactory, JobRunner, JobTask
+from vcfviewer.gui.workers import JobFactory, JobRunner, JobTask, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +262,19 @@ class MainWindow(QMainWindow):
         self._start_load(lambda: loader.load_series(series), caption, source)
 
     def _on_load_result(self, image: Radiograph | Volume, caption: str) -> None:
+        title = _image_title(image, caption)
+        try:
+            if isinstance(image, Volume):
+                self.image_view.show_volume(image, title)
+            else:
+                self.image_view.show_radiograph(image, title)
+        except Exception as exc:  # noqa: BLE001 - a bad image must not leave a half-drawn window
+            self.image_view.clear()
+            self._image = None
+            self.show_error(f"Could not display {caption}: {describe_error(exc)}")
+            return
         self._image = image
         self._current_caption = caption
-        title = _image_title(image, caption)
-        if isinstance(image, Volume):
-            self.image_view.show_volume(image, title)
-        else:
-            self.image_view.show_radiograph(image, title)
         self.actions["invert"].setChecked(False)
         self.setWindowTitle(f"{caption} — vcfviewer")
         notes = "; ".join(image.notes)

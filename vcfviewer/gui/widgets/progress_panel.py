@@ -54,6 +54,7 @@ class ProgressPanel(QWidget):
         """Cancel the task on display."""
         if self._tasks:
             self._tasks[-1].cancel()
+            self.label.setText("Cancelling…")  # the job stops at its next step
 
     @Slot(object)
     def _on_task_progress(self, report: Progress) -> None:
