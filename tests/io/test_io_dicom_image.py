@@ -230,3 +230,13 @@ def test_unknown_transfer_syntax_is_named(tmp_path: Path) -> None:
     ds.save_as(path, enforce_file_format=True, implicit_vr=False, little_endian=True)
     reason = _reason(path)
     assert "1.2.3.4.5.6" in reason
+
+
+def test_monochrome1_with_rescale_and_no_window(tmp_path: Path) -> None:
+    pixels = _ramp()  # stored 0..2900; 12 bits → modality range 10 .. 2·4095 + 10 = 8200
+    image = _load(write_dicom(tmp_path / "m1r.dcm", pixels, photometric="MONOCHROME1",
+                              bits_stored=12, RescaleSlope=2, RescaleIntercept=10))
+    assert image.pixels[0, 0] == pytest.approx(8200.0)  # (10 + 8200) − (2·0 + 10)
+    assert image.pixels[0, 1] == pytest.approx(8000.0)  # (10 + 8200) − (2·100 + 10)
+    # The automatic window is taken on the inverted values, so it spans them.
+    assert image.pixels.min() <= image.window.low < image.window.high <= image.pixels.max()

@@ -234,27 +234,49 @@ def _shared_group(ds: "Dataset", keyword: str) -> Any:
 
 
 def modality_values(
-    arr: np.ndarray, ds: "Dataset"
+    arr: np.ndarray, ds: "Dataset", invert: bool = False
 ) -> tuple[np.ndarray, tuple[float, float], str | None]:
-    """Apply the modality LUT (rescale or LUT sequence) in float32: values, their range, a note."""
-    lo, hi = stored_range(ds, arr)
-    if ds.get("ModalityLUTSequence"):
-        from pydicom.pixels import apply_modality_lut
+    """Apply the modality LUT in float32: values, their possible range, a note.
 
-        try:
-            out = np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)
-            ends = np.asarray(apply_modality_lut(np.array([lo, hi]).astype(arr.dtype), ds))
-            return out, (float(ends.min()), float(ends.max())), None
-        except Exception:  # a malformed LUT: show stored values rather than nothing
-            return arr.astype(np.float32), (lo, hi), "invalid Modality LUT Sequence ignored"
-    slope, intercept = rescale_of(ds)
-    pixels = arr.astype(np.float32, copy=arr.dtype != np.float32 or not arr.flags.writeable)
+    With ``invert`` (MONOCHROME1) values are mirrored about the middle of that range in the same
+    pass, v' = (low + high) − v, so they stay in the same interval and bone comes out bright.
+    """
+    lo, hi = stored_range(ds, arr)
+    note = None
+    if ds.get("ModalityLUTSequence"):
+        pixels, (lo, hi), note = _modality_lut_sequence(arr, ds, lo, hi)
+        slope, intercept = 1.0, 0.0
+    else:
+        slope, intercept = rescale_of(ds)
+        pixels = arr.astype(np.float32, copy=arr.dtype != np.float32 or not arr.flags.writeable)
+    low, high = sorted((lo * slope + intercept, hi * slope + intercept))
+    if invert:
+        # One pass when slope is 1: v' = (low + high − intercept) − slope · stored.
+        offset = np.float32(low + high - intercept)
+        if slope != 1.0:
+            pixels *= np.float32(-slope)
+            pixels += offset
+        else:
+            np.subtract(offset, pixels, out=pixels)
+        return pixels, (low, high), note
     if slope != 1.0:
         pixels *= np.float32(slope)
     if intercept != 0.0:
         pixels += np.float32(intercept)
-    ends = sorted((lo * slope + intercept, hi * slope + intercept))
-    return pixels, (ends[0], ends[1]), None
+    return pixels, (low, high), note
+
+
+def _modality_lut_sequence(
+    arr: np.ndarray, ds: "Dataset", lo: float, hi: float
+) -> tuple[np.ndarray, tuple[float, float], str | None]:
+    from pydicom.pixels import apply_modality_lut
+
+    try:
+        out = np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)
+        ends = np.asarray(apply_modality_lut(np.array([lo, hi]).astype(arr.dtype), ds))
+        return out, (float(ends.min()), float(ends.max())), None
+    except Exception:  # a malformed LUT: show stored values rather than nothing
+        return arr.astype(np.float32), (lo, hi), "invalid Modality LUT Sequence ignored"
 
 
 def header_window(ds: "Dataset", value_range: tuple[float, float]) -> tuple[Window | None, str]:
@@ -416,35 +438,34 @@ def radiograph_from_dataset(ds: "Dataset", path: str, frame: int = 0) -> Radiogr
         notes.append(colour_note)
     if grey.ndim != 2 or min(grey.shape) < 2:
         raise LoadError(path, f"not a 2-D image (decoded shape {arr.shape})")
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    invert = photometric == "MONOCHROME1" and not colour_note
     if colour_note:
         pixels, value_range = grey, (0.0, float(np.iinfo(arr.dtype).max)
                                      if arr.dtype.kind in "ui" else float(grey.max()))
         window, window_note = None, ""
     else:
-        pixels, value_range, lut_note = modality_values(grey, ds)
+        pixels, value_range, lut_note = modality_values(grey, ds, invert=invert)
         notes.append(lut_note or "")
         window, window_note = header_window(ds, value_range)
+        if window is not None and invert:  # header windows are in un-inverted values
+            window = Window(value_range[0] + value_range[1] - window.center, window.width)
     if window is None:
         window, window_note = Window.from_percentiles(pixels), "no window in the header: automatic"
         if window.width < 1e-3:  # a flat image: show the whole possible range instead
             window = Window.from_range(*value_range)
     notes.append(window_note)
-    return _finish_radiograph(ds, path, pixels, window, value_range, notes,
+    if invert:
+        notes.append("MONOCHROME1 inverted so that bone is bright")
+    return _finish_radiograph(ds, path, pixels, window, invert, notes,
                               frame + 1 if frames > 1 else None)
 
 
 def _finish_radiograph(
-    ds: "Dataset", path: str, pixels: np.ndarray, window: Window,
-    value_range: tuple[float, float], notes: list[str], frame_number: int | None,
+    ds: "Dataset", path: str, pixels: np.ndarray, window: Window, inverted: bool,
+    notes: list[str], frame_number: int | None,
 ) -> Radiograph:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    inverted = photometric == "MONOCHROME1"
-    if inverted:
-        # Mirror about the middle of the possible range so values stay in the same interval.
-        total = np.float32(value_range[0] + value_range[1])
-        np.subtract(total, pixels, out=pixels)
-        window = Window(float(total) - window.center, window.width)
-        notes.append("MONOCHROME1 inverted so that bone is bright")
     if _text(ds, "SOPClassUID") == DX_FOR_PROCESSING:
         notes.append("DX for processing: raw detector values, not meant for display")
     spacing, source, magnification, spacing_note = pixel_spacing(ds)
