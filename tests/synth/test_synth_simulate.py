@@ -141,8 +141,8 @@ def test_bone_is_bright_and_range_is_12_bit(studies: list) -> None:
 
 
 def test_full_resolution_default_is_detector_like() -> None:
-    study = simulate(11, SynthOptions(max_rows=1800))
+    study = simulate(11)
     rows, cols = study.radiograph.pixels.shape
     spacing = study.radiograph.spacing_mm[0]
     assert 0.1 <= spacing <= 0.2
-    assert 1400 <= rows <= 1800 and cols >= 600
+    assert 1500 <= rows <= 3000 and cols >= 700

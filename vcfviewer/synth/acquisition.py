@@ -42,6 +42,7 @@ class Acquisition:
     gamma: float
     sigmoid: float
     shutter_black: bool
+    roi_window: bool  # console finds the spine and windows on it (else on the whole field)
 
     def as_meta(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -61,11 +62,12 @@ def sample_acquisition(rng: np.random.Generator, options: SynthOptions) -> Acqui
         focal_blur_mm=rng.uniform(0.05, 0.35), detector_blur_mm=rng.uniform(0.06, 0.16),
         electronic_noise=rng.uniform(0.002, 0.03), saturation=rng.uniform(30.0, 400.0),
         grid=grid,
-        drc_sigma_mm=rng.uniform(12.0, 60.0), drc_gain=rng.uniform(0.0, 0.85),
-        usm_sigma_mm=rng.uniform(0.8, 4.0), usm_gain=rng.uniform(0.0, 1.6),
+        drc_sigma_mm=rng.uniform(15.0, 60.0), drc_gain=rng.uniform(0.2, 0.9),
+        usm_sigma_mm=rng.uniform(0.8, 4.0), usm_gain=rng.uniform(0.0, 1.2),
         low_pct=rng.uniform(0.2, 4.0), high_pct=rng.uniform(97.0, 99.9),
         gamma=float(np.exp(rng.normal(0.0, 0.3))), sigmoid=rng.uniform(0.0, 6.0),
         shutter_black=bool(rng.random() < options.shutter_black_rate),
+        roi_window=bool(rng.random() < 0.7),
     )
 
 
@@ -131,7 +133,7 @@ def _detect(total: np.ndarray, acq: Acquisition, spacing: float, rng: np.random.
     """Quanta with Poisson-like and electronic noise, detector blur and saturation; also Q0."""
     region = total[patient & field]
     median = float(np.median(region[:: max(1, region.size // 20000)])) if region.size else 1.0
-    quanta_ref = 260.0 * acq.exposure * (spacing / 0.15) ** 2
+    quanta_ref = 500.0 * acq.exposure * (spacing / 0.15) ** 2
     q0 = quanta_ref / max(median, 1e-12)
     q = total * np.float32(q0)
     if acq.grid is not None:
@@ -156,7 +158,7 @@ def _percentiles(values: np.ndarray, lo: float, hi: float) -> tuple[float, float
 
 
 def _process(log_image: np.ndarray, acq: Acquisition, spacing: float, field: np.ndarray,
-             patient: np.ndarray) -> np.ndarray:
+             patient: np.ndarray, roi: np.ndarray | None) -> np.ndarray:
     """Equalisation, unsharp masking and the tone curve of a DR console; output in [0, 1]."""
     p = log_image
     region = field & patient if (field & patient).any() else field
@@ -167,6 +169,10 @@ def _process(log_image: np.ndarray, acq: Acquisition, spacing: float, field: np.
     if acq.usm_gain > 0:
         fill = fill + acq.usm_gain * (fill - fast_blur(fill, acq.usm_sigma_mm / spacing))
     lo, hi = _percentiles(fill[field], acq.low_pct, acq.high_pct)
+    if acq.roi_window and roi is not None and (roi & field).any():
+        # exposure recognition on the spine: its bones set the top of the display range
+        lo_roi, hi = _percentiles(fill[roi & field], acq.low_pct, acq.high_pct)
+        lo = 0.5 * (lo + lo_roi)
     x = np.clip((fill - lo) / (hi - lo), 0.0, 1.0) ** np.float32(acq.gamma)
     if acq.sigmoid > 0.5:
         k = np.float32(acq.sigmoid)
@@ -177,12 +183,12 @@ def _process(log_image: np.ndarray, acq: Acquisition, spacing: float, field: np.
 
 
 def expose(atten: np.ndarray, acq: Acquisition, spacing: float, rng: np.random.Generator,
-           field: np.ndarray, patient: np.ndarray) -> np.ndarray:
+           field: np.ndarray, patient: np.ndarray, roi: np.ndarray | None = None) -> np.ndarray:
     """Attenuation map → processed, bone-bright 12-bit image (float32 of integers 0..4095)."""
     total = _signal(atten, acq, spacing, field, patient)
     q, q0 = _detect(total, acq, spacing, rng, patient, field)
     log_image = np.log(np.float32(q0)) - np.log(np.maximum(q, 0.5))
-    x = _process(log_image.astype(np.float32), acq, spacing, field, patient)
+    x = _process(log_image.astype(np.float32), acq, spacing, field, patient, roi)
     out = np.round(x * MAX_VALUE)
     if not field.all():
         outside = 0.0 if acq.shutter_black else MAX_VALUE * float(rng.uniform(0.8, 1.0))

@@ -77,6 +77,8 @@ class BodyPlan:
     corner_r: float = 1.5
     cortex: float = 0.8
     endplate: float = 0.9
+    endplate_spread: float = 1.5  # saddle shape of the endplate seen edge-on (mm)
+    inferior_plate: float = 1.0  # weight of the inferior endplate (the sacrum's is fused: faint)
     grade: int = 0
     ftype: str = "none"
     lookalikes: frozenset[str] = frozenset()
@@ -183,7 +185,8 @@ def _normal_body(level: str, rng: np.random.Generator, scale: float, bone: float
         level=level, depth=depth, width=depth * w_ratio * rng.uniform(0.93, 1.07),
         ha=ha, hm=hm, hp=hp, ha0=ha, hp0=hp, corner_r=corner_r,
         top_share=rng.uniform(0.35, 0.65), concavity_power=rng.uniform(1.2, 2.5),
-        cortex=rng.uniform(0.5, 1.1) * (0.7 + 0.3 * bone), endplate=rng.uniform(0.6, 1.2),
+        cortex=rng.uniform(0.3, 0.75) * (0.7 + 0.3 * bone), endplate=rng.uniform(0.5, 1.0),
+        endplate_spread=rng.uniform(0.8, 3.0), inferior_plate=0.2 if level == "S1" else 1.0,
         waist=rng.uniform(0.3, 1.6), post_concavity=rng.uniform(0.0, 1.0),
         irregularity=tuple(rng.normal(0.0, 0.1, 4)), irregularity_inf=tuple(rng.normal(0.0, 0.1, 4)),
         parallax=(rng.normal(0.0, 0.9), rng.normal(0.0, 0.7)),

@@ -13,6 +13,7 @@ import numpy as np
 from vcfviewer.synth.anatomy import PlacedBody, to_world
 from vcfviewer.synth.primitives import (
     MU_CEMENT,
+    MU_SOFT,
     MU_CORTICAL,
     Canvas,
     add_blob,
@@ -121,106 +122,155 @@ def _ellipse(cu: float, cv: float, a: float, b: float, n: int = 24) -> np.ndarra
 
 
 def _posterior_polys(shape: BodyShape, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Outlines (local mm) of pedicle, articular processes, lamina + spinous process."""
+    """Outlines (local mm) of the pedicle, the articular pillar (superior articular process, pars,
+    inferior articular process) and the lamina with the spinous process."""
     plan = shape.body.plan
-    d, h, half = plan.depth, plan.hp, shape.half
+    d, h, x0 = plan.depth, plan.hp, -shape.half
     t_p, b_p = shape.landmarks_local[2, 1], shape.landmarks_local[5, 1]
     thoracic = plan.level.startswith("T")
-    sp_len = d * rng.uniform(0.75, 1.0) * (0.85 if thoracic else 1.0)
-    drop = h * (rng.uniform(0.5, 0.9) if thoracic else rng.uniform(0.05, 0.3))
-    x0 = -half
+    sp_len = d * rng.uniform(0.4, 0.65) * (0.8 if thoracic else 1.0)
+    drop = h * (rng.uniform(0.4, 0.8) if thoracic else rng.uniform(0.0, 0.25))
+    sp_h = h * rng.uniform(0.5, 0.7)
+    ped = rng.uniform(0.4, 0.55) * h
     return {
-        "pedicle": _ellipse(x0 - 0.16 * d, t_p + 0.33 * h, 0.24 * d, 0.2 * h * rng.uniform(0.9, 1.15)),
-        "sap": np.array([[x0 - 0.30 * d, t_p + 0.2 * h], [x0 - 0.34 * d, t_p - 0.28 * h],
-                         [x0 - 0.44 * d, t_p - 0.40 * h], [x0 - 0.58 * d, t_p - 0.2 * h],
-                         [x0 - 0.60 * d, t_p + 0.4 * h], [x0 - 0.42 * d, t_p + 0.55 * h]]),
-        "iap": np.array([[x0 - 0.50 * d, t_p + 0.35 * h], [x0 - 0.78 * d, t_p + 0.25 * h],
-                         [x0 - 0.84 * d, b_p + 0.18 * h], [x0 - 0.72 * d, b_p + 0.40 * h],
-                         [x0 - 0.63 * d, b_p + 0.30 * h], [x0 - 0.60 * d, b_p - 0.15 * h]]),
-        "spinous": np.array([[x0 - 0.72 * d, t_p + 0.05 * h], [x0 - 0.72 * d - sp_len, t_p + 0.2 * h + drop],
-                             [x0 - 0.78 * d - sp_len, t_p + 0.55 * h + drop],
-                             [x0 - 0.70 * d - sp_len, t_p + 0.85 * h + drop],
-                             [x0 - 0.82 * d, b_p - 0.1 * h], [x0 - 0.66 * d, b_p - 0.25 * h]]),
+        "pedicle": np.array([[x0 + 0.08 * d, t_p + 0.04 * h], [x0 - 0.33 * d, t_p + 0.02 * h],
+                             [x0 - 0.36 * d, t_p + 0.04 * h + ped], [x0 + 0.08 * d, t_p + 0.06 * h + ped]]),
+        "pillar": np.array([[x0 - 0.40 * d, t_p - 0.40 * h], [x0 - 0.30 * d, t_p - 0.12 * h],
+                            [x0 - 0.30 * d, t_p + 0.45 * h], [x0 - 0.40 * d, b_p - 0.12 * h],
+                            [x0 - 0.48 * d, b_p + 0.36 * h], [x0 - 0.60 * d, b_p + 0.22 * h],
+                            [x0 - 0.64 * d, t_p + 0.35 * h], [x0 - 0.54 * d, t_p - 0.28 * h]]),
+        "spinous": _spinous(x0 - 0.58 * d, t_p + 0.05 * h, b_p - 0.02 * h, sp_len, drop, sp_h, rng),
     }
+
+
+def _spinous(x_base: float, v_top: float, v_bottom: float, length: float, drop: float, height: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """Lamina + spinous process outline: a plate running back (and down) to a rounded, bulbous tip."""
+    tip_r = height / 2 * rng.uniform(0.75, 1.0)
+    tip = np.array([x_base - length, v_top + 0.1 * height + drop + tip_r])
+    waist = rng.uniform(0.7, 0.95)
+    top = _bezier(np.array([x_base, v_top]), np.array([x_base - 0.5 * length, v_top + drop * 0.5 + (1 - waist) * tip_r]),
+                  tip + np.array([0.0, -tip_r]), n=12)
+    theta = np.linspace(-np.pi / 2, np.pi / 2, 10)[1:-1]
+    cap = tip + np.stack([-tip_r * 1.1 * np.cos(theta), tip_r * np.sin(theta)], axis=1)
+    bottom = _bezier(tip + np.array([0.0, tip_r]), np.array([x_base - 0.45 * length, v_bottom - (1 - waist) * tip_r]),
+                     np.array([x_base - 0.05 * length, v_bottom]), n=12)
+    return np.concatenate([top, cap, bottom])
 
 
 def render_posterior(canvas: Canvas, shape: BodyShape, texture: np.ndarray, bone_mu: float,
                      rng: np.random.Generator, far_shift: np.ndarray) -> None:
-    """Pedicles, facets (bilateral, doubled by ``far_shift`` mm), lamina and spinous process."""
+    """Pedicles and articular pillars (bilateral, doubled by ``far_shift`` mm), lamina and
+    spinous process (midline), transverse processes (dense spots: they run along the beam)."""
     plan = shape.body.plan
     lumbar = plan.level.startswith("L") or plan.level == "S1"
     polys = _posterior_polys(shape, rng)
-    widths = {"pedicle": rng.uniform(6.5, 10.0) * (1.0 if lumbar else 0.8),
-              "sap": rng.uniform(7.0, 11.0), "iap": rng.uniform(7.0, 11.0)}
-    for name in ("pedicle", "sap", "iap"):
+    widths = {"pedicle": rng.uniform(6.0, 9.0) * (1.0 if lumbar else 0.8), "pillar": rng.uniform(8.0, 12.0)}
+    for name in ("pedicle", "pillar"):
         local = polys[name]
         world = to_world(shape.body, local[:, 0], local[:, 1])
         for shift in (np.zeros(2), far_shift):
-            add_slab(canvas, world + shift, thickness=widths[name], cortex=rng.uniform(0.9, 1.6),
+            add_slab(canvas, world + shift, thickness=widths[name], cortex=rng.uniform(0.8, 1.4),
                      trabecular_mu=bone_mu * 1.2, texture=texture)
     sp = polys["spinous"]
-    add_slab(canvas, to_world(shape.body, sp[:, 0], sp[:, 1]), thickness=rng.uniform(5.0, 9.0),
-             cortex=rng.uniform(0.8, 1.3), trabecular_mu=bone_mu, texture=texture)
-    # transverse processes run along the beam: short in the image, long path → dense spot
+    add_slab(canvas, to_world(shape.body, sp[:, 0], sp[:, 1]), thickness=rng.uniform(7.0, 11.0),
+             cortex=rng.uniform(1.0, 1.8), trabecular_mu=bone_mu * 1.4, texture=texture)
     tp_len = rng.uniform(12.0, 22.0) * (1.0 if lumbar else 0.6)
-    centre = to_world(shape.body, -shape.half - 0.3 * plan.depth, shape.landmarks_local[2, 1] + 0.45 * plan.hp)
+    centre = to_world(shape.body, -shape.half - 0.3 * plan.depth, shape.landmarks_local[2, 1] + 0.35 * plan.hp)
     for shift in (np.zeros(2), far_shift):
-        add_blob(canvas, tuple(centre + shift), (0.11 * plan.depth, 0.12 * plan.hp), plan_angle(shape),
-                 depth=tp_len, mu=MU_CORTICAL * 0.35)
+        add_blob(canvas, tuple(centre + shift), (0.1 * plan.depth, 0.13 * plan.hp), float(shape.body.angle),
+                 depth=tp_len, mu=MU_CORTICAL * 0.3)
 
 
-def plan_angle(shape: BodyShape) -> float:
-    return float(shape.body.angle)
+def render_junctions(canvas: Canvas, placed: list[PlacedBody], shapes: dict[str, BodyShape],
+                     vacuum: list[bool], rng: np.random.Generator) -> None:
+    """Between consecutive bodies: the dark intervertebral foramen behind the disc (fat, no bone
+    along the beam) and, in degenerated discs, the vacuum phenomenon (gas in the disc)."""
+    for i in range(len(placed) - 1):
+        upper, lower = shapes[placed[i].plan.level], shapes[placed[i + 1].plan.level]
+        d, h = upper.body.plan.depth, upper.body.plan.hp
+        post_low = to_world(upper.body, -upper.half, upper.landmarks_local[5, 1])
+        post_up = to_world(lower.body, -lower.half, lower.landmarks_local[2, 1])
+        mid = (post_low + post_up) / 2
+        e_u = to_world(upper.body, 1.0, 0.0) - to_world(upper.body, 0.0, 0.0)
+        centre = mid - e_u * 0.16 * d + (to_world(upper.body, 0.0, -1.0) - to_world(upper.body, 0.0, 0.0)) * 0.2 * h
+        add_blob(canvas, tuple(centre), (0.5 * h * rng.uniform(0.8, 1.1), 0.13 * d * rng.uniform(0.8, 1.2)),
+                 float(upper.body.angle) + np.pi / 2, depth=rng.uniform(20.0, 45.0), mu=-0.012, power=0.7)
+        if vacuum[i]:
+            disc_mid = (to_world(upper.body, 0.0, upper.landmarks_local[4, 1])
+                        + to_world(lower.body, 0.0, lower.landmarks_local[1, 1])) / 2
+            add_blob(canvas, tuple(disc_mid + e_u * rng.uniform(-0.15, 0.15) * d),
+                     (d * rng.uniform(0.15, 0.35), rng.uniform(0.6, 1.5)), float(upper.body.angle),
+                     depth=rng.uniform(10.0, 30.0), mu=-MU_SOFT)
 
 
-def sacral_segments(s1: PlacedBody, rng: np.random.Generator) -> list[PlacedBody]:
-    """S2–S4 as ever smaller fused segments curving posteriorly (kyphotic) below S1."""
-    from dataclasses import replace
-
-    segs: list[PlacedBody] = []
-    prev = s1
-    for k, scale in enumerate((0.8, 0.62, 0.48), start=2):
-        plan = replace(s1.plan, level="S1", depth=s1.plan.depth * scale, width=s1.plan.width * scale,
-                       ha=s1.plan.ha * scale * 0.85, hm=s1.plan.hm * scale * 0.85 - 0.3,
-                       hp=s1.plan.hp * scale * 0.85, ha0=s1.plan.ha * scale * 0.85,
-                       hp0=s1.plan.hp * scale * 0.85, parallax=(0.0, 0.0), osteophytes=(0.0, 0.0),
-                       schmorl=None, cement=False)
-        angle = prev.angle + math.radians(rng.uniform(12.0, 22.0))
-        gap = rng.uniform(1.0, 2.5)
-        # step down along the previous segment's caudal axis, keeping the posterior walls aligned
-        prev_bottom = to_world(prev, -prev.plan.depth / 2 + plan.depth / 2, prev.plan.hp / 2 + gap)
-        centre = prev_bottom + (plan.hp / 2) * np.array([-math.sin(angle), math.cos(angle)])
-        seg = PlacedBody(plan, (float(centre[0]), float(centre[1])), angle)
-        segs.append(seg)
-        prev = seg
-    return segs
-
-
-def render_sacral_mass(canvas: Canvas, s1: BodyShape, texture: np.ndarray, bone_mu: float,
-                       rng: np.random.Generator, far_shift: np.ndarray) -> None:
-    """Sacral ala and the fused posterior elements (median crest) around S1–S3."""
+def _sacral_outline(s1: BodyShape, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Centre line and outline (local S1 mm) of the fused sacrum below S1, curving posteriorly."""
     plan = s1.body.plan
     d, h = plan.depth, plan.hp
-    t_p = s1.landmarks_local[2, 1]
-    half = s1.half
-    ala = np.array([[-half + 0.1 * d, t_p - 0.05 * h], [-half - 0.25 * d, t_p - 0.2 * h],
-                    [-half - 0.55 * d, t_p + 0.2 * h], [-half - 0.55 * d, t_p + 1.6 * h],
-                    [-half - 0.1 * d, t_p + 2.2 * h], [-half + 0.45 * d, t_p + 1.2 * h],
-                    [-half + 0.5 * d, t_p + 0.3 * h]])
-    world = to_world(s1.body, ala[:, 0], ala[:, 1])
+    start = np.array([0.0, float(s1.landmarks_local[4, 1])])
+    length = h * rng.uniform(2.6, 3.4)
+    turn = np.radians(rng.uniform(35.0, 70.0))
+    t = np.linspace(0.0, 1.0, 24)
+    heading = turn * t ** 1.3  # 0 = straight down (local +v); turning towards posterior (−u)
+    step = length / (len(t) - 1)
+    du = -np.sin(heading) * step
+    dv = np.cos(heading) * step
+    centre = start + np.stack([np.concatenate([[0], np.cumsum(du[:-1])]),
+                               np.concatenate([[0], np.cumsum(dv[:-1])])], axis=1)
+    half_thick = d * (0.45 - 0.32 * t)
+    normal = np.stack([np.cos(heading), np.sin(heading)], axis=1)  # points anterior-ish
+    anterior = centre + normal * half_thick[:, None]
+    posterior = centre - normal * half_thick[:, None]
+    return centre, np.concatenate([anterior, posterior[::-1]])
+
+
+def render_sacrum(canvas: Canvas, s1: BodyShape, texture: np.ndarray, bone_mu: float,
+                  rng: np.random.Generator, far_shift: np.ndarray) -> None:
+    """Fused sacral bodies below S1, the sacral canal's posterior wall and the dense alae."""
+    plan = s1.body.plan
+    d, h, half = plan.depth, plan.hp, s1.half
+    centre, outline = _sacral_outline(s1, rng)
+    body = s1.body
+    add_slab(canvas, to_world(body, outline[:, 0], outline[:, 1]), thickness=plan.width * rng.uniform(0.45, 0.65),
+             cortex=0.8, trabecular_mu=bone_mu, texture=texture)
+    for k in (5, 10, 15):  # remnants of the fused discs: faint transverse ridges
+        a, p = outline[k], outline[len(outline) - 1 - k]
+        line = np.stack([np.linspace(a[0], p[0], 8), np.linspace(a[1], p[1], 8)], axis=1)
+        add_tube(canvas, to_world(body, line[:, 0], line[:, 1]), radius=1.2, depth=plan.width * 0.3,
+                 cortex=0.5, trabecular_mu=0.0, cortical_mu=0.012)
+    # posterior wall of the sacral canal and the median crest, behind the bodies
+    back = outline[len(outline) // 2:]
+    shell = np.concatenate([back + np.array([-0.25 * d, 0.0]), (back + np.array([-0.55 * d, 0.0]))[::-1]])
+    add_slab(canvas, to_world(body, shell[:, 0], shell[:, 1]), thickness=rng.uniform(10.0, 18.0),
+             cortex=1.0, trabecular_mu=bone_mu, texture=texture)
+    t_p, t_a = s1.landmarks_local[2, 1], s1.landmarks_local[0, 1]
+    ala = np.array([[-half - 0.05 * d, t_p + 0.05 * h], [-half + 0.35 * d, t_a + 0.15 * h],
+                    [half - 0.25 * d, t_a + 0.45 * h], [-half + 0.45 * d, t_p + 1.3 * h],
+                    [-half - 0.35 * d, t_p + 1.4 * h], [-half - 0.4 * d, t_p + 0.4 * h]])
+    world = _smooth_closed(to_world(body, ala[:, 0], ala[:, 1]))
     for shift in (np.zeros(2), far_shift):
-        add_slab(canvas, world + shift, thickness=rng.uniform(14.0, 22.0), cortex=1.5,
-                 trabecular_mu=bone_mu * 0.9, texture=texture)
-    crest = np.array([[-half - 0.35 * d, t_p + 0.1 * h], [-half - 0.75 * d, t_p + 0.3 * h],
-                      [-half - 0.7 * d, t_p + 2.3 * h], [-half - 0.4 * d, t_p + 2.6 * h],
-                      [-half - 0.3 * d, t_p + 1.2 * h]])
-    add_slab(canvas, to_world(s1.body, crest[:, 0], crest[:, 1]), thickness=rng.uniform(8.0, 14.0),
-             cortex=1.2, trabecular_mu=bone_mu, texture=texture)
+        add_slab(canvas, world + shift, thickness=rng.uniform(10.0, 18.0), cortex=0.6,
+                 trabecular_mu=bone_mu * 0.8, texture=texture)
 
 
-def _bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, n: int = 40) -> np.ndarray:
+def _smooth_closed(points: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """Chaikin corner cutting: a polygon with rounded corners (bones have no sharp vertices)."""
+    pts = np.asarray(points, dtype=np.float64)
+    for _ in range(rounds):
+        nxt = np.roll(pts, -1, axis=0)
+        pts = np.stack([0.75 * pts + 0.25 * nxt, 0.25 * pts + 0.75 * nxt], axis=1).reshape(-1, 2)
+    return pts
+
+
+def _bezier(*points: np.ndarray, n: int = 40) -> np.ndarray:
+    """Bezier curve through control points (quadratic or cubic)."""
     t = np.linspace(0.0, 1.0, n)[:, None]
-    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
+    if len(points) == 3:
+        p0, p1, p2 = points
+        return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
+    p0, p1, p2, p3 = points
+    return (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t ** 2 * p2 + t ** 3 * p3
 
 
 def _magnify(points: np.ndarray, centre: np.ndarray, kappa: float, shift: np.ndarray) -> np.ndarray:
@@ -229,43 +279,65 @@ def _magnify(points: np.ndarray, centre: np.ndarray, kappa: float, shift: np.nda
 
 def render_ribs(canvas: Canvas, shapes: dict[str, BodyShape], rng: np.random.Generator,
                 centre: np.ndarray, kappa: float) -> None:
-    """Lower ribs from their costovertebral joints sweeping down and forward across the film."""
-    for level in ("T8", "T9", "T10", "T11", "T12"):
+    """Lower ribs: back from the costovertebral joint to the rib angle, then curving down and
+    forward round the flank (tangential at the angle, hence brightest there)."""
+    lengths = {"T7": 1.6, "T8": 1.55, "T9": 1.45, "T10": 1.3, "T11": 0.85, "T12": 0.5}
+    for level, length in lengths.items():
         shape = shapes.get(level)
         if shape is None:
             continue
         plan = shape.body.plan
-        length = {"T8": 1.6, "T9": 1.5, "T10": 1.35, "T11": 0.9, "T12": 0.55}[level] * rng.uniform(0.8, 1.2)
-        p0 = to_world(shape.body, -shape.half + 1.0, shape.landmarks_local[2, 1] + 0.15 * plan.hp)
-        p1 = p0 + np.array([rng.uniform(25, 45), rng.uniform(5, 25)])
-        p2 = p0 + np.array([rng.uniform(-140, -40), rng.uniform(70, 130)]) * length
-        line = _bezier(p0, p1, p2)
-        radius, depth = rng.uniform(3.5, 5.5), rng.uniform(8.0, 16.0)
+        length *= rng.uniform(0.8, 1.2)
+        p0 = to_world(shape.body, -shape.half + 2.0, shape.landmarks_local[2, 1] + 0.2 * plan.hp)
+        back = rng.uniform(30.0, 55.0) * min(1.0, length + 0.2)
+        p1 = p0 + np.array([back, rng.uniform(5.0, 20.0)])
+        p2 = p1 + np.array([rng.uniform(-10.0, 15.0), rng.uniform(40.0, 80.0)]) * length
+        p3 = p0 + np.array([rng.uniform(-150.0, -50.0), rng.uniform(80.0, 150.0)]) * length
+        line = _bezier(p0, p1, p2, p3, n=60)
+        radius, depth = rng.uniform(3.0, 5.0), rng.uniform(5.0, 11.0)
         for side in range(2):
             pts = line if side == 0 else _magnify(line, centre, kappa, rng.normal(0, 4.0, 2))
             add_tube(canvas, pts, radius=radius, depth=depth, cortex=1.0, trabecular_mu=0.006)
 
 
+def _ilium(s1: BodyShape, l5: BodyShape, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """World outline of one iliac bone (crest, wing, sciatic notch) and its pelvic brim line."""
+    plan = s1.body.plan
+    psis = to_world(s1.body, -s1.half - rng.uniform(15.0, 40.0), s1.landmarks_local[2, 1] + plan.hp * rng.uniform(0.5, 1.2))
+    apex = to_world(l5.body, -l5.half + l5.body.plan.depth * rng.uniform(0.1, 0.6),
+                    l5.landmarks_local[5, 1] + l5.body.plan.hp * rng.uniform(-0.9, 0.3))
+    asis = to_world(s1.body, s1.half + rng.uniform(35.0, 80.0), s1.landmarks_local[0, 1] + plan.hp * rng.uniform(-0.2, 0.8))
+    crest = np.concatenate([_bezier(psis, np.array([psis[0] + 5.0, apex[1] + 10.0]), apex, n=20),
+                            _bezier(apex, np.array([asis[0] + 25.0, apex[1] - 5.0]), asis, n=20)[1:]])
+    aiis = asis + np.array([rng.uniform(5.0, 20.0), rng.uniform(25.0, 45.0)])
+    acetab = aiis + np.array([rng.uniform(10.0, 30.0), rng.uniform(60.0, 90.0)])
+    notch_top = psis + np.array([rng.uniform(-5.0, 10.0), rng.uniform(30.0, 50.0)])
+    notch = notch_top + np.array([-rng.uniform(25.0, 45.0), rng.uniform(40.0, 60.0)])
+    spine = notch + np.array([rng.uniform(0.0, 15.0), rng.uniform(30.0, 50.0)])
+    outline = np.concatenate([crest, _bezier(asis, aiis, acetab, n=12)[1:],
+                              [spine + np.array([-10.0, 40.0])], _bezier(spine, notch, notch_top, n=12),
+                              [psis]])
+    brim_start = to_world(s1.body, s1.half * rng.uniform(-0.2, 0.5), s1.landmarks_local[3, 1] + plan.hp * rng.uniform(0.2, 0.7))
+    brim = _bezier(brim_start, brim_start + np.array([-rng.uniform(20.0, 40.0), rng.uniform(25.0, 40.0)]),
+                   acetab + np.array([-rng.uniform(10.0, 30.0), 0.0]), n=20)
+    return {"outline": outline, "crest": crest, "brim": brim}
+
+
 def render_pelvis(canvas: Canvas, shapes: dict[str, BodyShape], rng: np.random.Generator,
                   centre: np.ndarray, kappa: float, bone_mu: float, texture: np.ndarray) -> float:
-    """Iliac wings whose crests cross L4–L5; returns the crest's highest world y (mm)."""
-    s1, l5 = shapes["S1"], shapes.get("L5") or shapes.get("L6")
-    anchor = l5 if l5 is not None else s1
-    plan = anchor.body.plan
-    top_level = rng.uniform(-0.3, 0.9)  # crest apex from mid-L4 (−) to L5–S1 (+), in L5 heights
-    apex = to_world(anchor.body, -0.1 * plan.depth, (top_level - 0.5) * plan.hp)
-    psis = to_world(s1.body, -s1.half - rng.uniform(25, 50), s1.body.plan.hp * rng.uniform(0.6, 1.4))
-    asis = apex + np.array([-rng.uniform(70, 120), rng.uniform(30, 60)])
-    crest = np.concatenate([_bezier(psis, np.array([psis[0] - 10, apex[1] - 5]), apex, 20),
-                            _bezier(apex, np.array([asis[0] + 30, apex[1] - 8]), asis, 20)[1:]])
-    bottom = max(canvas.origin[1] + canvas.shape[0] * canvas.spacing, apex[1] + 200) + 50
-    wing = np.concatenate([crest, [[asis[0] + 15, bottom], [psis[0] + 10, bottom]]])
+    """Both iliac bones (the far one magnified): crests crossing L4–L5, thin wings with bright
+    rims, the pelvic brim line. Returns the crest's highest world y (mm)."""
+    s1 = shapes["S1"]
+    l5 = shapes.get("L6") or shapes.get("L5") or s1
+    ilium = _ilium(s1, l5, rng)
+    wing_t, crest_r, crest_d = rng.uniform(6.0, 14.0), rng.uniform(2.5, 4.5), rng.uniform(6.0, 12.0)
     for side in range(2):
         shift = np.zeros(2) if side == 0 else rng.normal(0, 6.0, 2)
-        poly = wing if side == 0 else _magnify(wing, centre, kappa, shift)
-        line = crest if side == 0 else _magnify(crest, centre, kappa, shift)
-        add_slab(canvas, poly, thickness=rng.uniform(8.0, 16.0), cortex=rng.uniform(1.0, 2.0),
-                 trabecular_mu=bone_mu * 0.8, texture=texture)
-        add_tube(canvas, line, radius=rng.uniform(2.5, 4.5), depth=rng.uniform(8.0, 16.0), cortex=1.2,
-                 trabecular_mu=bone_mu)
-    return float(apex[1])
+        def place(points: np.ndarray) -> np.ndarray:
+            return points if side == 0 else _magnify(points, centre, kappa, shift)
+        add_slab(canvas, place(ilium["outline"]), thickness=wing_t, cortex=rng.uniform(0.8, 1.6),
+                 trabecular_mu=bone_mu * 0.7, texture=texture)
+        add_tube(canvas, place(ilium["crest"]), radius=crest_r, depth=crest_d, cortex=1.2, trabecular_mu=bone_mu)
+        add_tube(canvas, place(ilium["brim"]), radius=rng.uniform(1.2, 2.2), depth=rng.uniform(8.0, 16.0),
+                 cortex=0.8, trabecular_mu=bone_mu)
+    return float(ilium["crest"][:, 1].min())

@@ -66,7 +66,7 @@ class SynthOptions:
     text_rate: float = 0.7
     collimation_rate: float = 0.6
     shutter_black_rate: float = 0.5
-    exposure_range: tuple[float, float] = (0.25, 3.0)
+    exposure_range: tuple[float, float] = (0.3, 3.0)
     scatter_range: tuple[float, float] = (0.4, 4.0)
     bowel_gas_rate: float = 0.85
     max_rows: int = 3000

@@ -148,9 +148,10 @@ def body_path_lengths(shape: BodyShape, u: np.ndarray, v: np.ndarray,
                       width: float) -> tuple[np.ndarray, np.ndarray]:
     """(cortical, trabecular) path lengths in mm through the body at local points (u, v).
 
-    The cross-section is super-elliptic (rounder anteriorly, flat posterior wall), so the cortical
-    shell seen edge-on makes the walls bright lines; the endplates are plates spanning the whole
-    width, so they project as bright bands.
+    The cross-section is super-elliptic (rounder anteriorly, flat posterior wall), so the thin
+    cortical shell seen edge-on outlines the walls. Each endplate is a plate spanning the whole
+    width, but saddle-shaped: seen from the side it is smeared over ``endplate_spread`` mm, which
+    makes it a bright band rather than a hairline. The sacrum's inferior "endplate" is fused (faint).
     """
     plan = shape.body.plan
     top, bottom = shape.endplates_at(u)
@@ -162,12 +163,13 @@ def body_path_lengths(shape: BodyShape, u: np.ndarray, v: np.ndarray,
     s = plan.cortex
     inner_ext = np.maximum(half_ext - s, 1e-3)
     inner = np.where(np.abs(u) < inner_ext, chord(u, inner_ext, max(width - 2 * s, 1.0), power), 0.0)
-    d_end = np.minimum(v - top, bottom - v)
-    plate = d_end < plan.endplate
-    cortical = np.where(plate, outer, outer - inner)
-    trabecular = np.where(plate, 0.0, inner)
+    d_top, d_bot = v - top, bottom - v
+    band = plan.endplate + plan.endplate_spread
+    plate = outer * (plan.endplate / band)
+    cortical = (outer - inner) + plate * (d_top < band) + plate * (d_bot < band) * plan.inferior_plate
+    d_end = np.minimum(d_top, d_bot)
     # subchondral sclerosis: denser trabeculae just inside each endplate
-    trabecular = trabecular * (1.0 + 0.6 * np.exp(-np.maximum(d_end, 0.0) / 2.0))
+    trabecular = inner * (d_end > plan.endplate * 0.5) * (1.0 + 0.5 * np.exp(-np.maximum(d_end, 0.0) / 2.0))
     return np.where(inside, cortical, 0.0), np.where(inside, trabecular, 0.0)
 
 

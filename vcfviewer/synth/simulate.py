@@ -29,7 +29,6 @@ from vcfviewer.synth import bones, soft
 from vcfviewer.synth.geometry import PlannedFilm, plan_film
 from vcfviewer.synth.options import SynthError, SynthOptions
 from vcfviewer.synth.primitives import MU_TRABECULAR_FULL, Canvas
-from vcfviewer.synth.shapes import build_shape
 
 DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 _STREAMS = ("plan", "render", "acquire", "overlay")
@@ -74,7 +73,8 @@ def _render_anatomy(film: PlannedFilm, rng: np.random.Generator) -> _Rendered:
     canvas = Canvas(np.zeros((fov.rows, fov.cols), dtype=np.float32), fov.spacing, fov.origin)
     meta = film.column.meta
     bone_mu = MU_TRABECULAR_FULL * (0.05 + 0.16 * meta["bone"])
-    texture = soft.texture_field(rng, canvas.shape, fov.spacing, contrast=rng.uniform(0.25, 0.6))
+    texture = soft.texture_field(rng, canvas.shape, fov.spacing, contrast=rng.uniform(0.12, 0.35),
+                                 porosis=1.0 - meta["bone"])
     centre = np.asarray(fov.origin) + np.array([fov.cols, fov.rows]) * fov.spacing / 2
     kappa = rng.uniform(0.02, 0.09)
     for placed in film.placed:
@@ -82,10 +82,9 @@ def _render_anatomy(film: PlannedFilm, rng: np.random.Generator) -> _Rendered:
         far = rng.normal(0.0, 1.5, 2) + kappa * (np.asarray(placed.centre) - centre) * 0.3
         bones.render_body(canvas, shape, texture, bone_mu, rng)
         bones.render_posterior(canvas, shape, texture, bone_mu, rng, far)
-    s1 = film.shapes["S1"]
-    for seg in bones.sacral_segments(s1.body, rng):
-        bones.render_body(canvas, build_shape(seg), texture, bone_mu, rng)
-    bones.render_sacral_mass(canvas, s1, texture, bone_mu, rng, rng.normal(0.0, 2.0, 2))
+    vacuum = [disc.vacuum for disc in film.column.discs]
+    bones.render_junctions(canvas, list(film.placed), film.shapes, vacuum, rng)
+    bones.render_sacrum(canvas, film.shapes["S1"], texture, bone_mu, rng, rng.normal(0.0, 2.0, 2))
     bones.render_ribs(canvas, film.shapes, rng, centre, kappa)
     crest_y = bones.render_pelvis(canvas, film.shapes, rng, centre, kappa, bone_mu, texture)
     patient = _render_soft(canvas, film, rng, crest_y)
@@ -134,6 +133,18 @@ def _touches_edge(box: tuple[slice, slice], mask: np.ndarray, shape: tuple[int, 
                 or (cs.start == 0 and mask[:, 0].any()) or (cs.stop == shape[1] and mask[:, -1].any()))
 
 
+def _spine_roi(labels: np.ndarray, spacing: float) -> np.ndarray:
+    """The bodies and ~15 mm around them: where a console's exposure recognition looks."""
+    import cv2
+
+    grow = max(1, int(round(15.0 / spacing)))
+    step = max(1, grow // 4)
+    small = (labels[::step, ::step] > 0).astype(np.uint8)
+    small = cv2.dilate(small, np.ones((2 * (grow // step) + 1,) * 2, np.uint8))
+    full = cv2.resize(small, (labels.shape[1], labels.shape[0]), interpolation=cv2.INTER_NEAREST)
+    return full.astype(bool)
+
+
 def _findings(film: PlannedFilm, labels: np.ndarray, clipped: set[str], seed: int,
               mirror: bool) -> list[VertebraFinding]:
     cols = film.fov.cols
@@ -180,7 +191,7 @@ def _attempt(seed: int, attempt: int, options: SynthOptions) -> SyntheticStudy |
     marker = "L" if r.random() < 0.5 else "R"
     if r.random() < 0.92:
         acq_mod.add_lead_marker(atten, r, marker, field, film.fov.spacing)
-    image = acq_mod.expose(atten, acquisition, film.fov.spacing, r, field, patient)
+    image = acq_mod.expose(atten, acquisition, film.fov.spacing, r, field, patient, _spine_roi(labels, film.fov.spacing))
     o = rngs["overlay"]
     text = acq_mod.burn_text(image, o, film.fov.spacing) if o.random() < options.text_rate else []
     findings = _findings(film, labels, rendered.clipped, seed, mirror=not facing_left)

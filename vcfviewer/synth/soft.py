@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vcfviewer.synth.primitives import MU_SOFT, Canvas, add_blob, smooth_noise
+from vcfviewer.synth.primitives import MU_SOFT, Canvas, add_blob, add_slab, smooth_noise
 
 MU_FAT_DELTA = -0.004  # fat attenuates a little less than muscle
 
@@ -58,59 +58,95 @@ def add_envelope(canvas: Canvas, outline: BodyOutline, rng: np.random.Generator)
     total = _profile(xs, ant, post, width, power)
     inner = _profile(xs, ant + outline.fat, post - outline.fat, width - 2 * outline.fat, power)
     fat = total - inner
-    # muscle bundles make slow streaks in the back and flank
-    streaks = smooth_noise(rng, (rows, cols), (40.0 / canvas.spacing, 6.0 / canvas.spacing))
-    tissue = total * (1.0 + 0.03 * streaks)
+    # organs, muscle bundles and bowel contents: slow, irregular density changes
+    lumps = smooth_noise(rng, (rows, cols), (18.0 / canvas.spacing, 12.0 / canvas.spacing))
+    tissue = total * (1.0 + 0.012 * lumps)
     canvas.atten += (MU_SOFT * tissue + MU_FAT_DELTA * fat).astype(np.float32)
     return total > 0.5
 
 
 def add_lungs(canvas: Canvas, rng: np.random.Generator, apex: tuple[float, float],
               posterior_x: float, outline: BodyOutline) -> None:
-    """Aerated lung bases above the two hemidiaphragm domes (air attenuates far less)."""
+    """Aerated lung bases above the two hemidiaphragm domes (air attenuates far less); the
+    posterior recess dips lowest, next to the spine, and ends at the back wall."""
     rows, cols = canvas.shape
     xs = canvas.origin[0] + np.arange(cols, dtype=np.float64)[None, :] * canvas.spacing
     ys = canvas.origin[1] + np.arange(rows, dtype=np.float64)[:, None] * canvas.spacing
     lung_width = outline.lateral_width * rng.uniform(0.35, 0.6)
-    for k in range(2):
-        ay = apex[1] + k * rng.uniform(5.0, 25.0)
+    back_wall = outline.posterior_skin - outline.fat - rng.uniform(15.0, 35.0)
+    front_wall = outline.anterior_skin + outline.fat + 15.0
+    walls = np.sqrt(np.clip((back_wall - xs) / 40.0, 0.0, 1.0) * np.clip((xs - front_wall) / 20.0, 0.0, 1.0))
+    for _ in range(2):
+        ay = apex[1] + rng.uniform(0.0, 25.0)
         ax = apex[0] + rng.normal(0.0, 15.0)
-        # the posterior recess dips lowest, next to the spine
-        curve = rng.uniform(0.5, 1.2) / 100.0
-        dome = ay + curve * (xs - ax) ** 2 * np.where(xs > ax, 1.0, 0.6)
-        dome = np.minimum(dome, ay + (posterior_x - ax) * 0.9 + 40.0)
-        above = np.clip((dome - ys) / 60.0, 0.0, 1.0)
-        inside_x = (xs > outline.anterior_skin + 15) & (xs < outline.posterior_skin - 20)
-        air = lung_width / 2 * np.sqrt(above) * inside_x * 0.8
+        # J-shaped: shallow in front, deepest in the posterior recess at the back wall
+        depth = rng.uniform(40.0, 100.0)
+        reach = np.clip((xs - ax) / max(back_wall - ax, 10.0), -1.0, 1.0)
+        dome = ay + depth * reach ** 2 * np.where(reach > 0, 1.0, 0.4)
+        above = np.clip((dome - ys) / 50.0, 0.0, 1.0)
+        air = lung_width / 2 * np.sqrt(above) * walls * 0.8
         canvas.atten -= (MU_SOFT * air).astype(np.float32)
+
+
+def _gas_loop(rng: np.random.Generator, cx: float, cy: float) -> np.ndarray:
+    """Irregular closed outline of a gas-filled bowel segment (world mm)."""
+    theta = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+    a, b = rng.uniform(6.0, 30.0), rng.uniform(4.0, 16.0)
+    wobble = np.ones_like(theta)
+    for k in range(2, 6):
+        wobble += rng.normal(0.0, 0.12 / k * 2) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+    angle = rng.uniform(0, np.pi)
+    x, y = a * np.cos(theta) * wobble, b * np.sin(theta) * wobble
+    ca, sa = np.cos(angle), np.sin(angle)
+    return np.stack([cx + x * ca - y * sa, cy + x * sa + y * ca], axis=1)
 
 
 def add_bowel_gas(canvas: Canvas, rng: np.random.Generator, x_range: tuple[float, float],
                   y_range: tuple[float, float], amount: float) -> None:
-    """Gas-filled loops (dark irregular blobs) and faecal mottling, anterior and lateral to the spine."""
-    n_loops = int(rng.integers(2, 12) * amount)
-    for _ in range(n_loops):
+    """Gas-filled loops (dark irregular shapes) and faecal mottling, anterior and lateral to the spine."""
+    _add_contents(canvas, rng, x_range, y_range, amount)
+    for _ in range(int(rng.integers(2, 16) * amount)):
         cx, cy = rng.uniform(*x_range), rng.uniform(*y_range)
-        for _ in range(int(rng.integers(1, 4))):
-            a, b = rng.uniform(6.0, 30.0), rng.uniform(4.0, 18.0)
-            add_blob(canvas, (cx + rng.normal(0, 8), cy + rng.normal(0, 8)), (a, b),
-                     rng.uniform(0, np.pi), depth=rng.uniform(10.0, 45.0), mu=-MU_SOFT,
-                     power=rng.uniform(0.3, 0.7))
-    for _ in range(int(rng.integers(0, 3) * amount)):
+        for _ in range(int(rng.integers(1, 5))):
+            loop = _gas_loop(rng, cx + rng.normal(0, 12), cy + rng.normal(0, 12)) * 1.0
+            loop = (loop - loop.mean(axis=0)) * rng.uniform(0.4, 1.0) + loop.mean(axis=0)
+            add_slab(canvas, loop, thickness=rng.uniform(6.0, 30.0), cortex=0.0, trabecular_mu=-MU_SOFT)
+    for _ in range(int(rng.integers(0, 4) * amount)):
         cx, cy = rng.uniform(*x_range), rng.uniform(*y_range)
-        spread = rng.uniform(15.0, 40.0)
-        for _ in range(int(rng.integers(20, 90))):
+        spread = rng.uniform(12.0, 35.0)
+        for _ in range(int(rng.integers(20, 120))):
             r = rng.uniform(0.8, 3.0)
             add_blob(canvas, (cx + rng.normal(0, spread), cy + rng.normal(0, spread * 0.8)), (r, r * 0.8),
                      rng.uniform(0, np.pi), depth=rng.uniform(2.0, 7.0), mu=-MU_SOFT)
 
 
+def _add_contents(canvas: Canvas, rng: np.random.Generator, x_range: tuple[float, float],
+                  y_range: tuple[float, float], amount: float) -> None:
+    """Faecal mottling: a bubbly, irregular density within a few colon-shaped regions."""
+    rows, cols = canvas.shape
+    step = max(1, int(round(1.0 / canvas.spacing)))  # work at ~1 mm: the mottle is coarser than that
+    small = (max(2, rows // step), max(2, cols // step))
+    xs = canvas.origin[0] + (np.arange(small[1]) + 0.5)[None, :] * step * canvas.spacing
+    ys = canvas.origin[1] + (np.arange(small[0]) + 0.5)[:, None] * step * canvas.spacing
+    region = np.zeros(small, dtype=np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        cx, cy = rng.uniform(*x_range), rng.uniform(*y_range)
+        a, b = rng.uniform(20.0, 60.0), rng.uniform(30.0, 90.0)
+        region = np.maximum(region, np.clip(1.5 - ((xs - cx) / a) ** 2 - ((ys - cy) / b) ** 2, 0.0, 1.0))
+    bubbles = smooth_noise(rng, small, (rng.uniform(1.5, 4.0), rng.uniform(1.5, 4.0)))
+    mottle = -np.clip(bubbles - 0.3, 0.0, None) * rng.uniform(0.08, 0.25) * amount * region
+    full = cv2.resize(mottle.astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
+    canvas.atten += full
+
+
 def texture_field(rng: np.random.Generator, shape: tuple[int, int], spacing: float,
-                  contrast: float) -> np.ndarray:
-    """Trabecular texture (mean 1): fine mottle with vertically elongated trabeculae."""
-    fine = smooth_noise(rng, shape, (0.9 / spacing, 0.3 / spacing))
-    coarse = smooth_noise(rng, shape, (2.5 / spacing, 1.5 / spacing))
-    field = 1.0 + contrast * (0.7 * fine + 0.5 * coarse)
+                  contrast: float, porosis: float) -> np.ndarray:
+    """Trabecular texture (mean 1): fine mottle; in osteoporosis the horizontal trabeculae thin
+    out first, leaving accentuated vertical striations."""
+    fine = smooth_noise(rng, shape, (0.6 / spacing, 0.35 / spacing))
+    vertical = smooth_noise(rng, shape, (2.5 / spacing, 0.3 / spacing))
+    coarse = smooth_noise(rng, shape, (3.0 / spacing, 2.0 / spacing))
+    field = 1.0 + contrast * (0.6 * fine + (0.3 + 0.9 * porosis) * vertical + 0.4 * coarse)
     return np.clip(field, 0.1, None).astype(np.float32)
 
 
