@@ -90,3 +90,15 @@ def test_probe_reports_loaded_error_and_hang(tmp_path: Path) -> None:
     assert [r[1] for r in results] == ["loaded", "error", "hang", "loaded"]
     assert results[0][2] == "Radiograph (4, 4)"
     assert results[1][2] == "not a DICOM file"
+
+
+def test_enhanced_file_without_positions_shows_its_first_frame(tmp_path: Path) -> None:
+    from test_io_factory import ENHANCED_CT_STORAGE
+
+    frames = np.stack([np.full((4, 4), 5 * (k + 1), np.uint16) for k in range(3)])
+    path = write_dicom(tmp_path / "enh.dcm", frames, sop_class=ENHANCED_CT_STORAGE,
+                       modality="CT", frames=3)
+    image = load_path_sync(path)
+    assert isinstance(image, Radiograph) and float(image.pixels.max()) == 5.0
+    assert image.notes[0] == ("not shown as a volume (multi-frame file without per-frame "
+                              "positions): showing the first image")

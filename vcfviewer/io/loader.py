@@ -9,13 +9,20 @@ Progress); the ``*_sync`` twins run them to completion. Whatever goes wrong surf
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.io import dicom_image
-from vcfviewer.io.discovery import KIND_OTHER, KIND_VOLUME, SeriesEntry, scan
+from vcfviewer.io.discovery import (
+    DICOMDIR_SOP_CLASS,
+    ENHANCED_VOLUME_CLASSES,
+    KIND_OTHER,
+    KIND_VOLUME,
+    SeriesEntry,
+    scan,
+)
 from vcfviewer.io.errors import LoadError, describe
 from vcfviewer.io.raster import is_raster_path, load_raster
 from vcfviewer.io.volume_loader import NotAVolume, is_nifti_path, load_dicom_volume, load_nifti
@@ -43,7 +50,7 @@ def _load_file(path: str) -> Job[Image]:
         return (yield from load_nifti(path))
     ds = dicom_image.read_dataset(path, stop_before_pixels=True)
     media_class = str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
-    if "DirectoryRecordSequence" in ds or media_class == "1.2.840.10008.1.3.10":
+    if "DirectoryRecordSequence" in ds or media_class == DICOMDIR_SOP_CLASS:
         return (yield from _load_single_series(path))
     if _is_enhanced_volume(ds):
         return (yield from _volume_or_first_image((path,)))
@@ -51,8 +58,6 @@ def _load_file(path: str) -> Job[Image]:
 
 
 def _is_enhanced_volume(ds: object) -> bool:
-    from vcfviewer.io.discovery import ENHANCED_VOLUME_CLASSES
-
     sop = str(getattr(ds, "SOPClassUID", "") or "")
     return sop in ENHANCED_VOLUME_CLASSES and dicom_image.number_of_frames(ds) > 1  # type: ignore
 
@@ -190,7 +195,7 @@ class _ProbeChild:
         self.proc.wait()
 
 
-def probe_files(paths: list[str], timeout_s: float = 20.0) -> Generator[tuple[str, str, str]]:
+def probe_files(paths: list[str], timeout_s: float = 20.0) -> Iterator[tuple[str, str, str]]:
     """Yield (path, outcome, detail) per path, loading each in a child process with a timeout.
 
     outcome is "loaded", "error" (a LoadError: the clear failure we want), "crash" (any other
