@@ -240,3 +240,18 @@ def test_monochrome1_with_rescale_and_no_window(tmp_path: Path) -> None:
     assert image.pixels[0, 1] == pytest.approx(8000.0)  # (10 + 8200) − (2·100 + 10)
     # The automatic window is taken on the inverted values, so it spans them.
     assert image.pixels.min() <= image.window.low < image.window.high <= image.pixels.max()
+
+
+def test_modality_lut_sequence(tmp_path: Path) -> None:
+    ds = make_dataset(_ramp(), bits_stored=12)
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.LUTData = [2 * i for i in range(4096)]
+    item.ModalityLUTType = "US"
+    ds.ModalityLUTSequence = [item]
+    ds["ModalityLUTSequence"][0]["LUTData"].VR = "US"
+    path = tmp_path / "mlut.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    image = _load(path)
+    assert image.pixels[0, 1] == pytest.approx(200.0)  # stored 100 → LUT 2 · 100
+    assert image.pixels[5, 4] == pytest.approx(5800.0)

@@ -214,8 +214,8 @@ def _orientation(ds: "Dataset") -> tuple[float, ...] | None:
 
 
 def _spacing_source(ds: "Dataset", kind: str, modality: str) -> str:
-    if kind == "enhanced":
-        return SpacingSource.VOLUME.value
+    if kind == "enhanced":  # spacing sits in the functional groups, not read by the scan
+        return SpacingSource.PIXEL_SPACING.value
     if kind == "other":
         return SpacingSource.NONE.value
     return dicom.pixel_spacing(ds)[1].value
