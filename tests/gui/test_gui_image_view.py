@@ -199,3 +199,22 @@ def test_overlay_groups_replace_toggle_and_clear(view: ImageView) -> None:
     assert layer.items("masks") == []
     view.show_radiograph(make_radiograph())  # a new image starts without marks
     assert layer.items("labels") == []
+
+
+def test_big_film_draws_half_resolution_when_zoomed_out(view: ImageView) -> None:
+    rows, cols = 2400, 2000  # 4.8 MP: above the preview threshold
+    pixels = np.zeros((rows, cols), dtype=np.float32)
+    pixels[1001, 1501] = 777.0
+    film = Radiograph(pixels, (0.15, 0.15), SpacingSource.PIXEL_SPACING, Window(0.0, 10.0),
+                      SourceRef("big.dcm"))
+    view.show_radiograph(film)
+    assert view.zoom() < 0.45 and view.drawing_level == 1
+    assert view.image_item.image.shape == (1200, 1000)
+    # the half-size array still spans the full film in image coordinates
+    assert view.image_item.mapRectToParent(view.image_item.boundingRect()) == QRectF(0, 0, cols, rows)
+    assert view.cursor_info(1501.5, 1001.5).value == 777.0  # values from the full array
+    view.set_window(Window(5.0, 20.0))
+    assert tuple(view.image_item.getLevels()) == pytest.approx((-5.0, 15.0))
+    view.actual_size()
+    assert view.drawing_level == 0 and view.image_item.image.shape == (rows, cols)
+    assert tuple(view.image_item.getLevels()) == pytest.approx((-5.0, 15.0))

@@ -120,7 +120,7 @@ def test_an_image_that_cannot_be_displayed_is_a_message(qtbot, window, monkeypat
     monkeypatch.setattr(window.image_view, "show_radiograph", broken)
     loaded: list[object] = []
     window.image_loaded.connect(loaded.append)
-    window._on_load_result(image, "odd")
+    window._on_load_result(image, caption="odd")
     assert window.banner.text() == "Could not display odd: unexpected ValueError: no planes"
     assert window.current_image is None and loaded == []
     assert window.image_view.radiograph is None

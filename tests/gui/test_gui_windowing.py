@@ -35,3 +35,26 @@ def test_presets_resolve_against_header_and_range() -> None:
     assert (full.low, full.high) == pytest.approx((-1024.0, 3071.0))
     assert [p.key for p in w.presets_for(True)] == ["default", "bone", "soft", "full"]
     assert [p.key for p in w.presets_for(False)] == ["default", "full"]
+
+
+def test_half_resolution_is_the_two_by_two_block_mean() -> None:
+    import numpy as np
+
+    from vcfviewer.gui.viewer.display_pyramid import half_resolution
+
+    pixels = np.arange(15, dtype=np.float32).reshape(3, 5)
+    # rows 0-1 only (odd last row dropped); blocks [0,1,5,6] and [2,3,7,8]; column 4 dropped
+    assert half_resolution(pixels).tolist() == [[3.0, 5.0]]
+
+
+def test_pyramid_levels_switch_with_hysteresis() -> None:
+    import numpy as np
+
+    from vcfviewer.gui.viewer.display_pyramid import DisplayPyramid
+
+    small = DisplayPyramid.build(np.zeros((100, 100), dtype=np.float32))
+    assert small.half is None and small.level_for(0.1, current=0) == 0
+    big = DisplayPyramid.build(np.zeros((2001, 2000), dtype=np.float32))
+    assert big.half.shape == (1000, 1000) and big.extent(1) == (2000.0, 2000.0)
+    assert big.level_for(0.40, current=0) == 1 and big.level_for(0.50, current=0) == 0
+    assert big.level_for(0.50, current=1) == 1 and big.level_for(0.60, current=1) == 0

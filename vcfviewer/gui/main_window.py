@@ -22,6 +22,7 @@ from vcfviewer.gui import settings as app_settings_mod
 from vcfviewer.gui.actions import ACTIONS, ActionSpec, build_actions
 from vcfviewer.gui.menus import fill_recent_menu, install_menus_and_toolbar
 from vcfviewer.gui.opening import OpenRequest, classify_path, open_file_dialog, open_folder_dialog
+from vcfviewer.gui.viewer.display_pyramid import DisplayPyramid, load_for_display
 from vcfviewer.gui.viewer.image_view import CursorInfo, ImageView
 from vcfviewer.gui.widgets.message_banner import MessageBanner
 from vcfviewer.gui.widgets.progress_panel import ProgressPanel
@@ -230,7 +231,7 @@ class MainWindow(QMainWindow):
 
     def _start_load(self, factory: JobFactory, caption: str, source: str) -> JobTask:
         task = self.load_runner.start(factory, "loading")
-        task.result.connect(lambda image: self._on_load_result(image, caption))
+        task.result.connect(lambda loaded: self._on_load_result(*loaded, caption=caption))
         task.error.connect(lambda message: self._on_load_error(task, message, source))
         task.cancelled.connect(lambda: self.show_status(f"Loading {caption} cancelled"))
         self.show_status(f"Loading {caption}…")
@@ -259,15 +260,16 @@ class MainWindow(QMainWindow):
 
         caption = series_caption(series)
         source = str(series.files[0]) if getattr(series, "files", None) else caption
-        self._start_load(lambda: loader.load_series(series), caption, source)
+        self._start_load(lambda: load_for_display(loader.load_series(series)), caption, source)
 
-    def _on_load_result(self, image: Radiograph | Volume, caption: str) -> None:
+    def _on_load_result(self, image: Radiograph | Volume, pyramid: DisplayPyramid | None = None,
+                        *, caption: str) -> None:
         title = _image_title(image, caption)
         try:
             if isinstance(image, Volume):
                 self.image_view.show_volume(image, title)
             else:
-                self.image_view.show_radiograph(image, title)
+                self.image_view.show_radiograph(image, title, pyramid)
         except Exception as exc:  # noqa: BLE001 - a bad image must not leave a half-drawn window
             self.image_view.clear()
             self._image = None

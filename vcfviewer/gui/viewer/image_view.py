@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 from vcfviewer.core.image import Radiograph, Volume, Window
 from vcfviewer.gui.viewer import windowing
 from vcfviewer.gui.viewer.corner_text import CornerText
+from vcfviewer.gui.viewer.display_pyramid import DisplayPyramid
 from vcfviewer.gui.viewer.overlay import OverlayLayer
 from vcfviewer.gui.viewer.pg_setup import VIEW_BACKGROUND, configure_pyqtgraph
 from vcfviewer.gui.viewer.view_box import SpineViewBox
@@ -117,6 +118,8 @@ class ImageView(QWidget):
         self._inverted = False
         self._title = ""
         self._last_cursor: CursorInfo | None = None
+        self._pyramid: DisplayPyramid | None = None
+        self._level = -1
 
     def _connect(self) -> None:
         vb = self.view_box
@@ -140,14 +143,21 @@ class ImageView(QWidget):
     def is_ct(self) -> bool:
         return self._volume is not None
 
-    def show_radiograph(self, radiograph: Radiograph, title: str = "") -> None:
-        """Show a radiograph at its header window, fitted, with overlays cleared."""
+    def show_radiograph(self, radiograph: Radiograph, title: str = "",
+                        pyramid: DisplayPyramid | None = None) -> None:
+        """Show a radiograph at its header window, fitted, with overlays cleared.
+
+        ``pyramid`` is the drawing copy built off the GUI thread (``load_for_display``); it is
+        built here when missing.
+        """
         self._volume = None
         self._plane_count = 0
         self.plane_bar.hide()
         self._header_window = radiograph.window
         self._data_range = _data_range(radiograph.pixels)
-        self._start_new_image(radiograph, title, radiograph.window)
+        if pyramid is None or pyramid.full is not radiograph.pixels:
+            pyramid = DisplayPyramid.build(radiograph.pixels)
+        self._start_new_image(radiograph, title, radiograph.window, pyramid)
 
     def show_volume(self, volume: Volume, title: str = "", plane: int | None = None) -> None:
         """Show a CT/NIfTI volume as sagittal planes, starting mid-sagittal in its bone window."""
@@ -162,7 +172,7 @@ class ImageView(QWidget):
         self._data_range = _data_range(volume.voxels)
         self._configure_plane_slider()
         self.plane_bar.show()
-        self._start_new_image(first, title, first.window)
+        self._start_new_image(first, title, first.window, DisplayPyramid(first.pixels))
 
     def clear(self) -> None:
         """Back to the empty view."""
@@ -172,25 +182,44 @@ class ImageView(QWidget):
         self.plane_bar.hide()
         self._show_placeholder(True)
 
-    def _start_new_image(self, radiograph: Radiograph, title: str, window: Window) -> None:
+    def _start_new_image(self, radiograph: Radiograph, title: str, window: Window,
+                         pyramid: DisplayPyramid) -> None:
         self.overlay.clear()
         self._inverted = False
         self.image_item.setLookupTable(None)
         self._title = title
         self._window = window
         self._show_placeholder(False)
-        self._display(radiograph)
-        self.fit()
+        self._level = -1  # nothing drawn yet: range changes while fitting must not draw
+        self._radiograph = radiograph
+        self.view_box.setAspectLocked(True, ratio=self._aspect_ratio(radiograph))
+        self.fit()  # first, so the drawing level is chosen for the zoom the reader will see
+        self._display(radiograph, pyramid)
         self.window_changed.emit(self._window)
 
-    def _display(self, radiograph: Radiograph) -> None:
+    def _display(self, radiograph: Radiograph, pyramid: DisplayPyramid) -> None:
         self._radiograph = radiograph
-        self.image_item.setImage(
-            radiograph.pixels, autoLevels=False, levels=(self._window.low, self._window.high)
-        )
+        self._pyramid = pyramid
         self.view_box.setAspectLocked(True, ratio=self._aspect_ratio(radiograph))
+        self._draw_level(pyramid.level_for(self.zoom(), current=0))
         self._update_corners()
         self.image_shown.emit(radiograph)
+
+    def _draw_level(self, level: int) -> None:
+        pyramid = self._pyramid
+        self.image_item.setImage(
+            pyramid.array(level), autoLevels=False, levels=(self._window.low, self._window.high)
+        )
+        width, height = pyramid.extent(level)
+        # The drawn array may be half size; its rectangle stays in full-resolution pixels so
+        # overlays and the cursor never see the difference.
+        self.image_item.setRect(QRectF(0.0, 0.0, width, height))
+        self._level = level
+
+    @property
+    def drawing_level(self) -> int:
+        """0 when the full array is drawn, 1 for the half-resolution copy (zoomed out)."""
+        return self._level
 
     @staticmethod
     def _aspect_ratio(radiograph: Radiograph) -> float:
@@ -306,6 +335,10 @@ class ImageView(QWidget):
 
     @Slot()
     def _on_view_box_range_changed(self) -> None:
+        if self._pyramid is not None and self._level >= 0:
+            level = self._pyramid.level_for(self.zoom(), self._level)
+            if level != self._level:
+                self._draw_level(level)
         self._update_corners()
         self.view_changed.emit()
 
@@ -328,7 +361,8 @@ class ImageView(QWidget):
         if index == self._plane_index and self._radiograph is not None:
             return
         self._plane_index = index
-        self._display(reformat.sagittal_plane(self._volume, index))
+        plane = reformat.sagittal_plane(self._volume, index)
+        self._display(plane, DisplayPyramid(plane.pixels))
         self._sync_plane_slider()
         self.plane_changed.emit(index)
 
