@@ -47,7 +47,7 @@ def render_body(canvas: Canvas, shape: BodyShape, texture: np.ndarray, bone_mu: 
     if box is None:
         return
     xs, ys = canvas.world_grid(box)
-    u, v = local_grid(shape.body, xs, ys)
+    u, v = local_grid(shape.body, xs, ys, np.float32)
     du, dv = plan.parallax
     cort = np.zeros(u.shape)
     trab = np.zeros(u.shape)
@@ -330,7 +330,7 @@ def render_pelvis(canvas: Canvas, shapes: dict[str, BodyShape], rng: np.random.G
     s1 = shapes["S1"]
     l5 = shapes.get("L6") or shapes.get("L5") or s1
     ilium = _ilium(s1, l5, rng)
-    wing_t, crest_r, crest_d = rng.uniform(6.0, 14.0), rng.uniform(2.5, 4.5), rng.uniform(6.0, 12.0)
+    wing_t, crest_r, crest_d = rng.uniform(6.0, 14.0), rng.uniform(2.0, 3.5), rng.uniform(4.0, 9.0)
     for side in range(2):
         shift = np.zeros(2) if side == 0 else rng.normal(0, 6.0, 2)
         def place(points: np.ndarray) -> np.ndarray:

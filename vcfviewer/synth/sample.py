@@ -13,11 +13,12 @@ pixels (``vcfviewer synth --sample-study DIR``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from vcfviewer.synth.acquisition import sample_acquisition
 from vcfviewer.synth.geometry import PlannedFilm, plan_film
 from vcfviewer.synth.options import SynthError, SynthOptions
 from vcfviewer.synth.simulate import SyntheticStudy, simulate
@@ -69,17 +70,27 @@ SAMPLE_FILMS: tuple[SampleFilm, ...] = (
     SampleFilm("film2_wedge", 2000, _base(fracture_rate=1.0, multiple_fracture_rate=0.0,
                                           grade_weights=(0.0, 1.0, 0.0), type_weights=(1.0, 0.0, 0.0),
                                           facing_left_rate=0.0, monochrome1_rate=0.0), _wedge),
-    SampleFilm("film3_adjacent", 3000, _base(fracture_rate=1.0, multiple_fracture_rate=1.0,
+    SampleFilm("film3_adjacent", 3000, _base(fracture_rate=1.0, multiple_fracture_rate=0.7,
                                              grade_weights=(0.2, 0.3, 0.5), facing_left_rate=1.0,
                                              monochrome1_rate=1.0), _adjacent),
 )
 
 
+def _looks_clear(seed: int, options: SynthOptions) -> bool:
+    """The exposure draws of attempt 0 (same stream as ``simulate``) give a film a reader can read."""
+    r = np.random.default_rng([seed, 0, 2])
+    r.random(), r.random()  # facing, MONOCHROME1: fixed by the options here
+    acq = sample_acquisition(r, options)
+    return (acq.roi_window and 0.75 <= acq.gamma <= 1.3 and acq.drc_gain >= 0.4
+            and acq.scatter <= 2.0 and acq.sigmoid <= 4.0 and acq.usm_gain >= 0.3)
+
+
 def find_seed(film: SampleFilm) -> int:
-    """First seed from ``start_seed`` whose first planning attempt has the wanted disease."""
+    """First seed from ``start_seed`` whose first attempt has the wanted disease and a clear film."""
     for seed in range(film.start_seed, film.start_seed + _SEARCH):
         planned = plan_film(np.random.default_rng([seed, 0, 0]), film.options)
-        if planned is not None and planned.fov.rows <= SAMPLE_MAX_ROWS and film.wanted(planned):
+        if (planned is not None and planned.fov.rows <= SAMPLE_MAX_ROWS and film.wanted(planned)
+                and _looks_clear(seed, film.options)):
             return seed
     raise SynthError(f"{film.name}: no suitable seed in {_SEARCH} tries")
 
@@ -90,13 +101,29 @@ def make_sample_study(out_dir: Path) -> dict[str, dict[str, Path]]:
 
     out_dir = Path(out_dir)
     written = {}
-    for film in SAMPLE_FILMS:
+    for number, film in enumerate(SAMPLE_FILMS, start=1):
         seed = find_seed(film)
         study = simulate(seed, film.options)
         _check(film, study)
+        study = _as_one_study(study, film, number)
+        # no label PNGs here: a folder scan would offer them as images (the JSON has the masks)
         written[film.name] = write_study(study, out_dir, film.name, compress=True,
-                                         truth_dir=out_dir / "truth")
+                                         truth_dir=out_dir / "truth", labels=False)
     return written
+
+
+def _as_one_study(study: SyntheticStudy, film: SampleFilm, number: int) -> SyntheticStudy:
+    """One synthetic patient and study; each film its own series."""
+    study_uid = "2.25.218398713491866427355473227135040337001"
+    series_uid = f"2.25.21839871349186642735547322713504033700{number + 1}"
+    r = study.radiograph
+    patient = replace(r.patient, patient_name="SAMPLE^SYNTHETIC", patient_id="VCFSAMPLE",
+                      study_description="Sample study (synthetic)",
+                      series_description=f"LAT {film.name.split('_', 1)[1]}", series_number=number)
+    source = replace(r.source, study_instance_uid=study_uid, series_instance_uid=series_uid)
+    image = replace(study.annotation.image, study_instance_uid=study_uid, series_instance_uid=series_uid)
+    return replace(study, radiograph=replace(r, patient=patient, source=source),
+                   annotation=replace(study.annotation, image=image))
 
 
 def _check(film: SampleFilm, study: SyntheticStudy) -> None:

@@ -140,7 +140,7 @@ def _endplate_value(plan: BodyPlan, lines: dict[str, float], uu: float, top: boo
 
 def chord(u: np.ndarray, half_ext: np.ndarray, width: float, power: np.ndarray) -> np.ndarray:
     """Lateral path length (mm) through a super-elliptic cross-section at AP position u."""
-    x = np.clip(np.abs(u) / np.maximum(half_ext, 1e-6), 0.0, 1.0)
+    x = np.minimum(np.abs(u) / np.maximum(half_ext, 1e-6), 1.0)
     return width * (1.0 - x ** power) ** (1.0 / power)
 
 
@@ -158,7 +158,7 @@ def body_path_lengths(shape: BodyShape, u: np.ndarray, v: np.ndarray,
     ant, post = shape.wall_offsets(v)
     inside = (v >= top) & (v <= bottom) & (u <= shape.half + ant) & (u >= -shape.half - post)
     half_ext = np.where(u >= 0, shape.half + ant, shape.half + post)
-    power = np.where(u >= 0, 2.2, 4.0)
+    power = np.where(u >= 0, u.dtype.type(2.2), u.dtype.type(4.0))
     outer = chord(u, half_ext, width, power)
     s = plan.cortex
     inner_ext = np.maximum(half_ext - s, 1e-3)
@@ -173,11 +173,16 @@ def body_path_lengths(shape: BodyShape, u: np.ndarray, v: np.ndarray,
     return np.where(inside, cortical, 0.0), np.where(inside, trabecular, 0.0)
 
 
-def local_grid(body: PlacedBody, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Local (u, v) of world points given as broadcastable x and y arrays (mm)."""
+def local_grid(body: PlacedBody, xs: np.ndarray, ys: np.ndarray,
+               dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Local (u, v) of world points given as broadcastable x and y arrays (mm).
+
+    Rendering asks for float32 (plenty for path lengths, twice as fast); the truth mask keeps
+    float64 so that contours and landmarks agree to the last digit."""
     e_u, e_v = frame_axes(body.angle)
-    dx, dy = xs - body.centre[0], ys - body.centre[1]
-    return dx * e_u[0] + dy * e_u[1], dx * e_v[0] + dy * e_v[1]
+    dx = (xs - body.centre[0]).astype(dtype)
+    dy = (ys - body.centre[1]).astype(dtype)
+    return dx * dtype(e_u[0]) + dy * dtype(e_u[1]), dx * dtype(e_v[0]) + dy * dtype(e_v[1])
 
 
 def endplate_normal_angle(body: PlacedBody) -> float:

@@ -191,7 +191,8 @@ def _attempt(seed: int, attempt: int, options: SynthOptions) -> SyntheticStudy |
     marker = "L" if r.random() < 0.5 else "R"
     if r.random() < 0.92:
         acq_mod.add_lead_marker(atten, r, marker, field, film.fov.spacing)
-    image = acq_mod.expose(atten, acquisition, film.fov.spacing, r, field, patient, _spine_roi(labels, film.fov.spacing))
+    roi = _spine_roi(labels, film.fov.spacing)
+    image = acq_mod.expose(atten, acquisition, film.fov.spacing, r, field, patient, roi)
     o = rngs["overlay"]
     text = acq_mod.burn_text(image, o, film.fov.spacing) if o.random() < options.text_rate else []
     findings = _findings(film, labels, rendered.clipped, seed, mirror=not facing_left)
@@ -205,11 +206,12 @@ def _attempt(seed: int, attempt: int, options: SynthOptions) -> SyntheticStudy |
         **{k: float(v) for k, v in film.column.meta.items()},
         "sacral_slope_deg": film.column.sacral_slope_deg, "tilt_deg": film.column.tilt_deg,
     }
-    return _assemble(seed, options, image, labels, findings, meta)
+    window = Window.from_percentiles(np.where(roi & field, image, np.nan), 0.5, 99.8)
+    return _assemble(seed, options, image, labels, findings, meta, window)
 
 
 def _assemble(seed: int, options: SynthOptions, image: np.ndarray, labels: np.ndarray,
-              findings: list[VertebraFinding], meta: dict) -> SyntheticStudy:
+              findings: list[VertebraFinding], meta: dict, auto: Window) -> SyntheticStudy:
     spacing = float(meta["spacing_mm"])
     mono1 = bool(meta["monochrome1"])
     uids = {k: _uid(seed, options, k) for k in ("study", "series", "instance")}
@@ -218,8 +220,7 @@ def _assemble(seed: int, options: SynthOptions, image: np.ndarray, labels: np.nd
     patient = PatientInfo(patient_name=f"SYNTHETIC^{seed}", patient_id=f"SYN{seed:08d}",
                           study_description="Synthetic lateral lumbar spine",
                           series_description="LAT", modality="DX", series_number=1)
-    auto = Window.from_percentiles(image, 1.0, 99.0)
-    # whole numbers survive the DICOM round trip (and the MONOCHROME1 inversion) exactly
+    # the header window frames the spine; whole numbers survive the DICOM round trip (and the MONOCHROME1 inversion) exactly
     window = Window(float(round(auto.center)), float(max(1, round(auto.width))))
     # the loader reports a magnification only when it had to correct ImagerPixelSpacing with it
     radiograph = Radiograph(

@@ -44,11 +44,31 @@ def _profile(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, width: np.ndarray, p
     return width * (1.0 - r ** power) ** (1.0 / power)
 
 
+def _coarse(canvas: Canvas, step_mm: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """World x (1, w) and y (h, 1) of a grid about ``step_mm`` apart covering the canvas: smooth
+    fields are computed there and resized (the skin edge blurs by well under a millimetre)."""
+    rows, cols = canvas.shape
+    step = max(1.0, step_mm / canvas.spacing)
+    small = (max(2, int(np.ceil(rows / step))), max(2, int(np.ceil(cols / step))))
+    fy, fx = (rows - 1) / max(small[0] - 1, 1), (cols - 1) / max(small[1] - 1, 1)
+    xs = canvas.origin[0] + (np.arange(small[1]) * fx)[None, :] * canvas.spacing
+    ys = canvas.origin[1] + (np.arange(small[0]) * fy)[:, None] * canvas.spacing
+    return xs.astype(np.float32), ys.astype(np.float32), small
+
+
+def _to_canvas(canvas: Canvas, field: np.ndarray) -> np.ndarray:
+    rows, cols = canvas.shape
+    if field.shape == (rows, cols):
+        return field.astype(np.float32)
+    # align corners: the coarse grid spans the same first and last pixel centres
+    out = cv2.resize(field.astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 def add_envelope(canvas: Canvas, outline: BodyOutline, rng: np.random.Generator) -> np.ndarray:
     """Add the patient's soft tissue; returns the boolean 'inside the patient' map."""
-    rows, cols = canvas.shape
-    xs = canvas.origin[0] + np.arange(cols, dtype=np.float64)[None, :] * canvas.spacing
-    ys = canvas.origin[1] + np.arange(rows, dtype=np.float64)[:, None] * canvas.spacing
+    xs, ys, small = _coarse(canvas, 0.8)
+    rows = small[0]
     hips = 1.0 / (1.0 + np.exp(-(ys - outline.crest_y - 20.0) / 25.0))
     wobble = smooth_noise(rng, (rows, 1), (rows / 6.0, 1.0))[:, :1] * 6.0
     post = outline.posterior_skin + hips * rng.uniform(15.0, 60.0) + wobble
@@ -59,19 +79,19 @@ def add_envelope(canvas: Canvas, outline: BodyOutline, rng: np.random.Generator)
     inner = _profile(xs, ant + outline.fat, post - outline.fat, width - 2 * outline.fat, power)
     fat = total - inner
     # organs, muscle bundles and bowel contents: slow, irregular density changes
-    lumps = smooth_noise(rng, (rows, cols), (18.0 / canvas.spacing, 12.0 / canvas.spacing))
+    step = (canvas.shape[0] - 1) / max(small[0] - 1, 1) * canvas.spacing
+    lumps = smooth_noise(rng, small, (18.0 / step, 12.0 / step))
     tissue = total * (1.0 + 0.012 * lumps)
-    canvas.atten += (MU_SOFT * tissue + MU_FAT_DELTA * fat).astype(np.float32)
-    return total > 0.5
+    envelope = _to_canvas(canvas, MU_SOFT * tissue + MU_FAT_DELTA * fat)
+    canvas.atten += envelope
+    return envelope > MU_SOFT * 0.5
 
 
 def add_lungs(canvas: Canvas, rng: np.random.Generator, apex: tuple[float, float],
               posterior_x: float, outline: BodyOutline) -> None:
     """Aerated lung bases above the two hemidiaphragm domes (air attenuates far less); the
     posterior recess dips lowest, next to the spine, and ends at the back wall."""
-    rows, cols = canvas.shape
-    xs = canvas.origin[0] + np.arange(cols, dtype=np.float64)[None, :] * canvas.spacing
-    ys = canvas.origin[1] + np.arange(rows, dtype=np.float64)[:, None] * canvas.spacing
+    xs, ys, _ = _coarse(canvas, 1.0)
     lung_width = outline.lateral_width * rng.uniform(0.35, 0.6)
     back_wall = outline.posterior_skin - outline.fat - rng.uniform(15.0, 35.0)
     front_wall = outline.anterior_skin + outline.fat + 15.0
@@ -85,7 +105,7 @@ def add_lungs(canvas: Canvas, rng: np.random.Generator, apex: tuple[float, float
         dome = ay + depth * reach ** 2 * np.where(reach > 0, 1.0, 0.4)
         above = np.clip((dome - ys) / 50.0, 0.0, 1.0)
         air = lung_width / 2 * np.sqrt(above) * walls * 0.8
-        canvas.atten -= (MU_SOFT * air).astype(np.float32)
+        canvas.atten -= _to_canvas(canvas, MU_SOFT * air)
 
 
 def _gas_loop(rng: np.random.Generator, cx: float, cy: float) -> np.ndarray:

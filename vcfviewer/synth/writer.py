@@ -80,7 +80,7 @@ def _header(study: SyntheticStudy, name: str) -> "object":
     ds.StudyInstanceUID = r.source.study_instance_uid
     ds.SeriesInstanceUID = r.source.series_instance_uid
     ds.StudyID = "1"
-    ds.SeriesNumber = 1
+    ds.SeriesNumber = r.patient.series_number or 1
     ds.InstanceNumber = 1
     # rows run from the patient's front (facing left) or back (facing right) towards the other
     ds.PatientOrientation = ["P", "F"] if meta.get("facing") == "left" else ["A", "F"]
@@ -143,11 +143,13 @@ def _write_truth(annotation: StudyAnnotation, path: Path) -> Path:
 
 
 def write_study(study: SyntheticStudy, out_dir: Path, name: str, *, compress: bool = False,
-                truth_dir: Path | None = None, raster: bool = False) -> dict[str, Path]:
+                truth_dir: Path | None = None, raster: bool = False,
+                labels: bool = True) -> dict[str, Path]:
     """Write ``name``.dcm, ``name``.json (truth, in ``truth_dir`` if given) and ``name``_labels.png.
 
     Returns {"dicom", "truth", "labels"} (+ "raster", "raster_truth" with ``raster``) → paths.
     The truth's ImageRef.path is the DICOM's file name, relative to the DICOM's folder.
+    ``labels=False`` skips the PNG (the truth JSON holds every mask too).
     """
     from vcfviewer.io import atomic
 
@@ -156,12 +158,14 @@ def write_study(study: SyntheticStudy, out_dir: Path, name: str, *, compress: bo
     try:
         atomic.ensure_folder(out_dir)
         atomic.ensure_folder(truth_dir)
-        paths = {"dicom": out_dir / f"{name}.dcm", "truth": truth_dir / f"{name}.json",
-                 "labels": truth_dir / f"{name}_labels.png"}
+        paths = {"dicom": out_dir / f"{name}.dcm", "truth": truth_dir / f"{name}.json"}
+        if labels:
+            paths["labels"] = truth_dir / f"{name}_labels.png"
         atomic.write_bytes(paths["dicom"], _dicom_bytes(study, name, compress))
         annotation = replace(study.annotation, image=replace(study.annotation.image, path=paths["dicom"].name))
         _write_truth(annotation, paths["truth"])
-        atomic.write_bytes(paths["labels"], _png_bytes(study.label_map))
+        if labels:
+            atomic.write_bytes(paths["labels"], _png_bytes(study.label_map))
         if raster:
             paths.update(_write_raster(study, out_dir, truth_dir, name))
     except atomic.ExportError as err:
