@@ -38,13 +38,14 @@ def read_dataset(
     *,
     stop_before_pixels: bool = False,
     specific_tags: list[Any] | None = None,
+    defer_size: int | None = None,
 ) -> "Dataset":
     """Read a DICOM file (with or without the 128-byte preamble) or raise LoadError."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     path = os.fspath(path)
-    kwargs: dict[str, Any] = {"stop_before_pixels": stop_before_pixels}
+    kwargs: dict[str, Any] = {"stop_before_pixels": stop_before_pixels, "defer_size": defer_size}
     if specific_tags is not None:
         kwargs["specific_tags"] = specific_tags
     try:

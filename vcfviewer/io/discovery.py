@@ -1,10 +1,10 @@
 """Study discovery: a folder, DICOMDIR or single file → patients → studies → series, headers only.
 
-No pixel data is decoded or kept: each DICOM file is read with ``stop_before_pixels`` and only the
-tags listed in ``_TAGS``, so memory grows with the number of files, not with their pixels. Files
-that are not images or cannot be read become ``FileProblem`` entries and never stop the scan.
-PNG/JPEG/TIFF files become one-image radiograph series and NIfTI files one-file volumes, under a
-patient named "(no patient data)".
+No pixel data is decoded or kept: each DICOM file is read with ``stop_before_pixels`` (large
+header values deferred) and reduced at once to a small record, so memory grows with the number of
+files, not with their pixels. Files that are not images or cannot be read become
+``FileProblem`` entries and never stop the scan. PNG/JPEG/TIFF files become one-image radiograph
+series and NIfTI files one-file volumes, under a patient named "(no patient data)".
 """
 
 from __future__ import annotations
@@ -44,14 +44,9 @@ OTHER_CLASS_PREFIXES = (
 )
 OTHER_MODALITIES = frozenset({"SR", "SEG", "PR", "KO", "RTSTRUCT", "RTPLAN", "RTRECORD", "REG",
                               "DOC", "ECG", "ANN", "FID", "RWV", "PLAN", "HD"})
-_TAGS = [
-    "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "StudyDate",
-    "Modality", "StudyDescription", "SeriesDescription", "PatientName", "PatientID",
-    "PixelSpacingCalibrationType", "EstimatedRadiographicMagnificationFactor",
-    "ImagerPixelSpacing", "NominalScannedPixelSpacing", "StudyInstanceUID",
-    "SeriesInstanceUID", "SeriesNumber", "InstanceNumber", "ImagePositionPatient",
-    "ImageOrientationPatient", "NumberOfFrames", "Rows", "Columns", "PixelSpacing",
-]
+# Header values larger than this are left on disk (private blobs, icons): the scan never needs
+# them and memory stays flat. (specific_tags was measured slower than reading every raw element.)
+_DEFER_BYTES = 64 * 1024
 _PROGRESS_EVERY = 32
 
 
@@ -290,7 +285,7 @@ def _examine(path: str, tree: _Tree) -> None:
 def _examine_dicom(path: str, tree: _Tree) -> None:
     if os.path.getsize(path) == 0:
         raise LoadError(path, "empty file")
-    ds = dicom.read_dataset(path, stop_before_pixels=True, specific_tags=_TAGS)
+    ds = dicom.read_dataset(path, stop_before_pixels=True, defer_size=_DEFER_BYTES)
     media_class = str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
     if media_class == DICOMDIR_SOP_CLASS or os.path.basename(path).upper() == "DICOMDIR":
         return  # an index of the folder we are scanning anyway
