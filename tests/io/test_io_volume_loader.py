@@ -68,7 +68,7 @@ def test_gantry_tilt_is_removed_and_reported(tmp_path: Path) -> None:
     rows, cols = 10, 4
     shift = 0.25  # mm along the column direction (y) per mm of depth: ~14°
 
-    def bright_row_at_fixed_y(k: int, depth: float) -> np.ndarray:
+    def bright_row_at_fixed_y(_k: int, depth: float) -> np.ndarray:
         image = np.zeros((rows, cols), np.uint16)
         image[int(round(3 - shift * depth / 0.5)) + 0, :] = 2000  # feature at y = 1.5 mm
         return image

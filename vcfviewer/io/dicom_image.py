@@ -280,13 +280,13 @@ def _modality_lut_sequence(
         return arr.astype(np.float32), (lo, hi), "invalid Modality LUT Sequence ignored"
 
 
-def header_window(ds: "Dataset", value_range: tuple[float, float]) -> tuple[Window | None, str]:
+def header_window(ds: "Dataset") -> tuple[Window | None, str]:
     """The initial window from WindowCenter/Width (first of several) or the VOI LUT Sequence."""
     window = _first_window(ds)
     if window is not None:
         return window, "window from the header"
     if ds.get("VOILUTSequence"):
-        window = _window_from_voi_lut(ds, value_range)
+        window = _window_from_voi_lut(ds)
         if window is not None:
             return window, "window derived from the VOI LUT Sequence (linear approximation)"
     return None, ""
@@ -311,7 +311,7 @@ def _is_multi(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
 
 
-def _window_from_voi_lut(ds: "Dataset", value_range: tuple[float, float]) -> Window | None:
+def _window_from_voi_lut(ds: "Dataset") -> Window | None:
     """Inputs over which the first VOI LUT climbs from 1 % to 99 % of its output range."""
     from pydicom.pixels import apply_voi
 
@@ -448,7 +448,7 @@ def radiograph_from_dataset(ds: "Dataset", path: str, frame: int = 0) -> Radiogr
     else:
         pixels, value_range, lut_note = modality_values(grey, ds, invert=invert)
         notes.append(lut_note or "")
-        window, window_note = header_window(ds, value_range)
+        window, window_note = header_window(ds)
         if window is not None and invert:  # header windows are in un-inverted values
             window = Window(value_range[0] + value_range[1] - window.center, window.width)
     if window is None:

@@ -208,7 +208,7 @@ def _orientation(ds: "Dataset") -> tuple[float, ...] | None:
     return values if len(values) == 6 else None
 
 
-def _spacing_source(ds: "Dataset", kind: str, modality: str) -> str:
+def _spacing_source(ds: "Dataset", kind: str) -> str:
     if kind == "enhanced":  # spacing sits in the functional groups, not read by the scan
         return SpacingSource.PIXEL_SPACING.value
     if kind == "other":
@@ -233,7 +233,7 @@ def _dicom_record(ds: "Dataset", path: str) -> _Record:
         series=study_key + series_key, series_info=(series_uid, modality, series_desc, number),
         instance=_int(_ascii(ds, _INSTANCE_NUMBER)), rows=_int(ds.get("Rows")),
         columns=_int(ds.get("Columns")), frames=frames,
-        spacing_source=_spacing_source(ds, kind, modality), kind=kind,
+        spacing_source=_spacing_source(ds, kind), kind=kind,
         orientation=_orientation(ds), has_position=bool(_ascii(ds, _POSITION)),
         localizer="LOCALIZER" in _ascii(ds, _IMAGE_TYPE).upper(),
     )
