@@ -248,3 +248,14 @@ def test_sample_study_opens_when_present(qtbot, window):
         window.open_sample()
     assert isinstance(blocker.args[0], Radiograph)
     assert window.image_view.radiograph is not None
+
+
+def test_many_problems_are_collapsed_few_are_open(qtbot, window, dx_folder):
+    open_and_wait(qtbot, window, dx_folder)
+    node = window.browser._problems_item
+    assert node.childCount() == 2 and node.isExpanded()
+    for i in range(6):
+        (dx_folder / f"junk{i}.bin").write_bytes(b"\0" * 10)
+    open_and_wait(qtbot, window, dx_folder)
+    node = window.browser._problems_item
+    assert node.text(0) == "Problems (8)" and not node.isExpanded()

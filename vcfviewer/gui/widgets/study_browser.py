@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 LOADABLE_KINDS = frozenset({"radiograph", "volume"})
 ROLE_ENTRY = Qt.ItemDataRole.UserRole
 ROLE_KIND = Qt.ItemDataRole.UserRole + 1  # "patient" | "study" | "series" | "problems" | "problem"
+PROBLEMS_SHOWN_EXPANDED = 5
 _COLUMNS = ("Patient / study / series", "Mod.", "Images")
 _MUTED = QColor("#7d8590")
 _PROBLEM = QColor("#f0a35e")
@@ -80,6 +81,11 @@ class StudyBrowser(QTreeWidget):
             for problem in scan.problems:
                 self.add_problem(problem.path, problem.reason)
             self.expandAll()
+            if self._problems_item is not None:
+                # A few problems are worth seeing at once; a folder full of junk files should
+                # not push the series out of sight (the count stays in the node's title).
+                self._problems_item.setExpanded(
+                    self._problems_item.childCount() <= PROBLEMS_SHOWN_EXPANDED)
         finally:
             self.blockSignals(False)
         return self.first_loadable()
