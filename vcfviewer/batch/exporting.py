@@ -1,0 +1,74 @@
+"""Export step of the batch task: ``export_study`` into the study folder, de-identified if asked."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vcfviewer.batch.task import StudyTask
+    from vcfviewer.core.annotation import StudyAnnotation
+    from vcfviewer.core.image import Radiograph
+
+
+def _fail(stage: str, reason: str) -> Exception:
+    from vcfviewer.batch.task import _StageFailure
+
+    return _StageFailure(stage, reason)
+
+
+def _is_dicom(image: "Radiograph") -> bool:
+    return image.source.sop_instance_uid is not None
+
+
+def _outputs(report: Any, out_dir: Path) -> tuple[str, ...]:
+    names = []
+    for path in report.written.values():
+        try:
+            names.append(str(Path(path).relative_to(out_dir)))
+        except ValueError:
+            names.append(str(path))
+    return tuple(names)
+
+
+def _check(report: Any) -> None:
+    if report.failed:
+        reasons = "; ".join(f"{name}: {why}" for name, why in sorted(report.failed.items()))
+        raise _fail("export", reasons)
+
+
+def _write(task: "StudyTask", image: "Radiograph", annotation: "StudyAnnotation",
+           source: str | None, ms: Any) -> tuple[str, ...]:
+    from vcfviewer.core.progress import run_to_completion
+    from vcfviewer.io.export import export_study
+
+    out_dir = Path(task.out_dir)
+    report = run_to_completion(export_study(image, annotation, out_dir, source_dicom_path=source,
+                                            formats=task.formats, measurements=ms))
+    _check(report)
+    return _outputs(report, out_dir)
+
+
+def export(task: "StudyTask", image: "Radiograph",
+           annotation: "StudyAnnotation") -> tuple[tuple[str, ...], Any]:
+    """Measure and export one study; returns (output names, measurements)."""
+    from vcfviewer.core.morphometry import measure_study
+
+    ms = measure_study(annotation)
+    source = image.source.path if _is_dicom(image) else None
+    if not task.deidentify:
+        return _write(task, image, annotation, source, ms), ms
+    from vcfviewer.batch import deidentify as deid
+
+    image = deid.deidentified_image(image, task.key)
+    annotation = deid.deidentified_annotation(annotation, task.key)
+    with tempfile.TemporaryDirectory(prefix="vcfviewer-deid-") as tmp:
+        copy = None
+        if source is not None:
+            try:
+                copy = str(deid.write_deidentified_copy(source, Path(tmp) / "source.dcm",
+                                                        task.key))
+            except deid.DeidentificationError as exc:
+                raise _fail("deidentify", str(exc)) from None
+        return _write(task, image, annotation, copy, ms), ms
