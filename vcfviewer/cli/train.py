@@ -18,12 +18,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-id", default="vcf-lateral")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--films", type=int, default=1200, help="simulated training films")
-    p.add_argument("--val-films", type=int, default=40)
+    p.add_argument("--films", type=int, default=800, help="simulated training films")
+    p.add_argument("--val-films", type=int, default=24)
     p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--steps", type=int, default=150, help="steps per epoch")
+    p.add_argument("--steps", type=int, default=100, help="steps per epoch")
     p.add_argument("--film-batch", type=int, default=8)
     p.add_argument("--body-batch", type=int, default=24)
+    p.add_argument("--spacing", type=float, nargs=2, default=(0.5, 0.7), metavar=("LO", "HI"),
+                   help="simulated pixel spacing range in mm (training resolution)")
     p.add_argument("--film-size", type=int, default=256)
     p.add_argument("--body-size", type=int, default=96)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -33,8 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, action="append", default=[], metavar="FOLDER",
                    help="training-set folder exported by the viewer (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from --work/checkpoint.pt")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop after the epoch that passes this wall time")
+    p.add_argument("--max-minutes", type=float, default=48.0,
+                   help="training-phase time budget; the learning rate decays over it and the "
+                   "run stops when it is spent (0 = steps only)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_run)
 
@@ -46,11 +49,12 @@ def _run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(model_id=args.model_id, version=args.version,
                       out_dir=args.out or paths.models_dir(), work_dir=args.work, seed=args.seed,
-                      train_films=args.films, val_films=args.val_films, film_size=args.film_size,
+                      train_films=args.films, val_films=args.val_films,
+                      spacing_range=tuple(args.spacing), film_size=args.film_size,
                       body_size=args.body_size, epochs=args.epochs, steps_per_epoch=args.steps,
                       film_batch=args.film_batch, body_batch=args.body_batch, lr=args.lr,
                       threads=args.threads, workers=args.workers, init=args.init,
-                      data=tuple(args.data), resume=args.resume, max_minutes=args.max_minutes,
+                      data=tuple(args.data), resume=args.resume, max_minutes=args.max_minutes or None,
                       quiet=args.quiet)
     try:
         run_training(cfg)

@@ -20,7 +20,8 @@ from vcfviewer.core.annotation import (BodyMask, FractureType, Grade, ImageRef, 
 from vcfviewer.core.image import Radiograph
 from vcfviewer.core.morphometry import measure_study
 from vcfviewer.models.postprocess import FilmParse, column_angles
-from vcfviewer.models.preprocess import CropTransform, FilmTransform, crop_matrix, extract_crop
+from vcfviewer.models.preprocess import (CropTransform, FilmTransform, crop_matrix, extract_crop,
+                                         shrink)
 
 CROP_SIDE_FACTOR = 2.0  # crop side = factor x sqrt(body area): the body fills ~half the crop
 
@@ -40,11 +41,13 @@ def body_crops(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
     centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
     angles = column_angles(centres)
     per_px = transform.scale_x * transform.scale_y
+    sides = [crop_side(b.area / per_px, factor) for b in parse.bodies]
+    scale = size / float(np.median(sides))
+    shrunk = shrink(unit, scale / 0.8) if scale < 0.6 else None
     crops, tfs = [], []
-    for body, centre, angle in zip(parse.bodies, centres, angles):
-        side = crop_side(body.area / per_px, factor)
+    for side, centre, angle in zip(sides, centres, angles):
         matrix = crop_matrix(centre, float(angle), side, size, transform.flipped)
-        crop, tf = extract_crop(unit, matrix, size)
+        crop, tf = extract_crop(unit, matrix, size, shrunk)
         crops.append(crop)
         tfs.append(tf)
     return np.stack(crops), tfs

@@ -45,7 +45,8 @@ def describe_device(device: torch.device) -> str:
 
 def build_networks(card_input: dict) -> tuple[FilmNet, BodyNet]:
     """Fresh (untrained) networks shaped as a model card's input spec says."""
-    film = FilmNet(NetSpec(int(card_input["film_size"]), tuple(card_input["film_widths"])))
+    film = FilmNet(NetSpec(int(card_input["film_size"]), tuple(card_input["film_widths"]),
+                           stem_stride=int(card_input.get("film_stem_stride", 1))))
     body = BodyNet(NetSpec(int(card_input["body_size"]), tuple(card_input["body_widths"])))
     return film, body
 

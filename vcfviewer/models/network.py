@@ -30,10 +30,11 @@ class NetSpec:
     input_size: int
     widths: tuple[int, ...] = (8, 16, 32, 64, 96, 128)
     in_channels: int = 1
+    stem_stride: int = 1  # 2: heads run at half resolution and logits are upsampled (CPU cost)
 
     def as_dict(self) -> dict:
         return {"input_size": self.input_size, "widths": list(self.widths),
-                "in_channels": self.in_channels}
+                "in_channels": self.in_channels, "stem_stride": self.stem_stride}
 
 
 def _norm(channels: int) -> nn.Module:
@@ -66,7 +67,8 @@ class Encoder(nn.Module):
     def __init__(self, spec: NetSpec) -> None:
         super().__init__()
         w = spec.widths
-        self.stem = nn.Sequential(nn.Conv2d(spec.in_channels, w[0], 3, 1, 1, bias=False),
+        self.stem = nn.Sequential(nn.Conv2d(spec.in_channels, w[0], 3, spec.stem_stride, 1,
+                                            bias=False),
                                   _norm(w[0]), nn.ReLU(inplace=True), ResBlock(w[0], w[0]))
         self.stages = nn.ModuleList(
             nn.Sequential(ResBlock(w[i - 1], w[i], stride=2), ResBlock(w[i], w[i]))
@@ -124,8 +126,11 @@ class FilmNet(nn.Module):
         feats = self.encoder(x)
         top = self.decoder(feats)
         pooled = feats[-1].mean(dim=(2, 3))
-        return {"fracture": self.fracture_head(top), "level": self.level_head(top),
-                "centre": self.centre_head(top)[:, 0], "global": self.global_head(pooled)}
+        maps = torch.cat([self.fracture_head(top), self.level_head(top), self.centre_head(top)], 1)
+        if maps.shape[-1] != x.shape[-1]:
+            maps = F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return {"fracture": maps[:, :4], "level": maps[:, 4:8], "centre": maps[:, 8],
+                "global": self.global_head(pooled)}
 
 
 class BodyNet(nn.Module):

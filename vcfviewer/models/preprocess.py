@@ -172,18 +172,32 @@ def crop_matrix(centre: np.ndarray, angle_rad: float, side: float, size: int,
     return np.hstack([rot, offset[:, None]])
 
 
-def extract_crop(unit: np.ndarray, matrix: np.ndarray, size: int) -> tuple[np.ndarray, CropTransform]:
-    """Resample a crop from a [0, 1] film, anti-aliased when shrinking; z-scored per crop."""
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    src, m = unit, matrix.astype(np.float64)
+def shrink(unit: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Area-averaged downscale by ``factor`` (< 1) and the 3x3 map original → shrunk pixels."""
+    h = max(2, int(round(unit.shape[0] * factor)))
+    w = max(2, int(round(unit.shape[1] * factor)))
+    small = cv2.resize(unit, (w, h), interpolation=cv2.INTER_AREA)
+    fx, fy = w / unit.shape[1], h / unit.shape[0]
+    pre = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1.0]])
+    return small, pre
+
+
+def extract_crop(unit: np.ndarray, matrix: np.ndarray, size: int,
+                 shrunk: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, CropTransform]:
+    """Resample a crop from a [0, 1] film, anti-aliased when shrinking; z-scored per crop.
+
+    ``shrunk`` is an optional (film, 3x3 map) from ``shrink`` shared by several crops, so a
+    3000 px film is averaged down once rather than once per body.
+    """
+    m = matrix.astype(np.float64)
+    src = unit
+    if shrunk is not None:
+        src, pre = shrunk
+        m = m @ np.linalg.inv(pre)
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     if scale < 0.6:
-        # Shrink the film first (area averaging) so the warp does not alias a 3000 px film.
-        factor = scale / 0.8
-        h = max(2, int(round(unit.shape[0] * factor)))
-        w = max(2, int(round(unit.shape[1] * factor)))
-        src = cv2.resize(unit, (w, h), interpolation=cv2.INTER_AREA)
-        fx, fy = w / unit.shape[1], h / unit.shape[0]
-        pre = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1]])
+        # Shrink first (area averaging) so the warp does not alias a large film.
+        src, pre = shrink(src, scale / 0.8)
         m = m @ np.linalg.inv(pre)
     crop = cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)

@@ -165,17 +165,23 @@ def body_example(film: LabelledFilm, index: int, size: int, rng: np.random.Gener
     angle = float(column_angles(film.centres[present])[order])
     side = crop_side(film.areas[index], factor)
     centre = film.centres[index].copy()
-    unit = film.unit
     if augment:
         side *= float(np.exp(rng.normal(0, 0.1)))
         centre += rng.normal(0, 0.05 * side, 2)
         angle += float(rng.normal(0, np.deg2rad(4)))
-        unit = augment_intensity(unit, rng, strength=0.8,
-                                 pixel_blur=max(0.5, side / size))
+    # Work on a region around the body only: augmenting the whole film per crop is wasted time.
+    r = int(side * 0.75) + 2
+    top, left = max(0, int(centre[1]) - r), max(0, int(centre[0]) - r)
+    rows, cols = slice(top, int(centre[1]) + r + 1), slice(left, int(centre[0]) + r + 1)
+    unit, labels = film.unit[rows, cols].astype(np.float32), film.label_map[rows, cols]
+    centre = centre - [left, top]
+    if augment:
+        unit = augment_intensity(unit, rng, strength=0.8, pixel_blur=max(0.5, side / size))
     matrix = crop_matrix(centre, angle, side, size, film.faces_right)
-    crop, tf = extract_crop(unit.astype(np.float32), matrix, size)
-    target = (film.label_map == index + 1).astype(np.float32)
+    crop, tf = extract_crop(unit, matrix, size)
+    target = (labels == index + 1).astype(np.float32)
     mask = cv2.warpAffine(target, matrix, (size, size), flags=cv2.INTER_LINEAR) > 0.5
+    points = finding.landmarks - [left, top]
     return {"input": crop[None], "mask": mask.astype(np.float32),
-            "landmarks": tf.to_crop(finding.landmarks).astype(np.float32),
+            "landmarks": tf.to_crop(points).astype(np.float32),
             "fracture": np.float32(finding.is_fractured)}

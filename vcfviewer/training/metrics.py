@@ -159,8 +159,9 @@ class Tally:
         t, p = pair.truth, pair.pred
         if p is None:
             self.missed += 1
+            # A missed body counts as "not called" for sensitivity; grades are compared on
+            # detected bodies only (detection recall reports the misses).
             self.scores.append((t.is_fractured, 0.0))
-            self.grades.append((int(t.grade), 0))
             return False
         self.tp_bodies += 1
         hit = t.level == p.level

@@ -43,33 +43,35 @@ class TrainConfig:
     out_dir: Path = Path("models")
     work_dir: Path = Path("train-work")
     seed: int = 1
-    train_films: int = 1200
-    val_films: int = 40
+    train_films: int = 800
+    val_films: int = 24
     spacing_range: tuple[float, float] = (0.5, 0.7)
     film_size: int = 256
     body_size: int = 96
-    film_widths: tuple[int, ...] = (8, 16, 32, 64, 96, 128)
+    film_widths: tuple[int, ...] = (16, 32, 64, 96, 128)
+    film_stem_stride: int = 2
     body_widths: tuple[int, ...] = (8, 16, 32, 64, 128)
     crop_side_factor: float = 2.0
     fusion_weight: float = 0.5
     epochs: int = 8
-    steps_per_epoch: int = 150
+    steps_per_epoch: int = 100
     film_batch: int = 8
     body_batch: int = 24
     lr: float = 1e-3
-    lr_decay: float = 0.8  # per epoch (exponential, as Ryu 2023's 0.9 but fewer epochs)
+    final_lr_fraction: float = 0.05  # exponential decay to this share of lr over the run
     threads: int = 2
     workers: int = 2
     init: str | None = None
     data: tuple[Path, ...] = ()
     data_weight: float = 0.5  # share of samples drawn from exported sets when --data is given
     resume: bool = False
-    max_minutes: float | None = None
+    max_minutes: float | None = 48.0  # training-phase budget (data + export add ~5 min)
     quiet: bool = False
     extra: dict = field(default_factory=dict)
 
     def card_input(self) -> dict:
         return {"film_size": self.film_size, "film_widths": list(self.film_widths),
+                "film_stem_stride": self.film_stem_stride,
                 "body_size": self.body_size, "body_widths": list(self.body_widths),
                 "crop_side_factor": self.crop_side_factor, "fusion_weight": self.fusion_weight,
                 "channels": 1, "pixels": "bone-bright radiograph, any size; spacing optional"}
@@ -98,10 +100,11 @@ class Trainer:
             self._load_init(config.init)
         params = list(self.film_net.parameters()) + list(self.body_net.parameters())
         self.opt = torch.optim.Adam(params, lr=config.lr)
-        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=config.lr_decay)
         self.film_net.to(self.device)
         self.body_net.to(self.device)
         self.epoch = 0
+        self.global_step = 0
+        self.elapsed_s = 0.0  # training time of earlier sessions (resume)
         self.history: list[dict] = []
 
     def _load_init(self, model_id: str) -> None:
@@ -121,8 +124,9 @@ class Trainer:
     def save_checkpoint(self) -> None:
         """Atomic checkpoint of networks, optimiser, scheduler, epoch and RNG state."""
         state = {"film": self.film_net.state_dict(), "body": self.body_net.state_dict(),
-                 "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                 "epoch": self.epoch, "history": json.dumps(self.history),
+                 "opt": self.opt.state_dict(), "epoch": self.epoch,
+                 "global_step": self.global_step, "elapsed_s": self.elapsed_s,
+                 "history": json.dumps(self.history),
                  "rng": json.dumps(self.rng.bit_generator.state)}
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -135,10 +139,11 @@ class Trainer:
             self.film_net.load_state_dict(state["film"])
             self.body_net.load_state_dict(state["body"])
             self.opt.load_state_dict(state["opt"])
-            self.sched.load_state_dict(state["sched"])
         except (OSError, RuntimeError, KeyError) as exc:
             raise TrainingError(f"{self.checkpoint_path}: cannot resume ({exc})") from None
         self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.elapsed_s = float(state["elapsed_s"])
         self.history = json.loads(state["history"])
         self.rng.bit_generator.state = json.loads(state["rng"])
 
@@ -177,34 +182,54 @@ class Trainer:
                 **{f"f_{k}": v for k, v in f_parts.items()},
                 **{f"b_{k}": v for k, v in b_parts.items()}}
 
+    def progress_fraction(self, session_start: float) -> float:
+        """How far through the run: steps done or time budget spent, whichever is further."""
+        by_steps = self.global_step / max(1, self.cfg.epochs * self.cfg.steps_per_epoch)
+        if not self.cfg.max_minutes:
+            return by_steps
+        minutes = (self.elapsed_s + time.monotonic() - session_start) / 60
+        return max(by_steps, minutes / self.cfg.max_minutes)
+
     def fit(self, train: list[LabelledFilm], val: list) -> dict:
-        """Run the epochs (from the checkpoint when resuming); returns the final validation."""
+        """Run the epochs (from the checkpoint when resuming); returns the last validation.
+
+        The learning rate decays exponentially with progress (steps, or the time budget when
+        ``max_minutes`` is set, whichever is further), so a run cut short by the clock still
+        ends at a small learning rate instead of stopping mid-schedule.
+        """
         start = time.monotonic()
         report: dict = {}
-        while self.epoch < self.cfg.epochs:
+        while self.epoch < self.cfg.epochs and self.progress_fraction(start) < 1.0:
             running: dict[str, float] = {}
             for i in range(self.cfg.steps_per_epoch):
+                fraction = self.progress_fraction(start)
+                if fraction >= 1.0:
+                    self._say("\nstopping: the time budget is spent")
+                    break
+                for group in self.opt.param_groups:
+                    group["lr"] = self.cfg.lr * self.cfg.final_lr_fraction ** fraction
                 parts = self.step(train)
+                self.global_step += 1
                 for k, v in parts.items():
                     running[k] = running.get(k, 0.0) * 0.9 + v * 0.1 if k in running else v
                 self._progress(i + 1, running, start)
-            self.sched.step()
             self.epoch += 1
             report = self.validate(val)
-            report.update({"epoch": self.epoch, "minutes": round((time.monotonic() - start) / 60, 2),
+            minutes = (self.elapsed_s + time.monotonic() - start) / 60
+            report.update({"epoch": self.epoch, "step": self.global_step,
+                           "minutes": round(minutes, 2),
                            **{f"train_{k}": round(v, 4) for k, v in running.items()}})
             self.history.append(report)
             self._say("\n" + json.dumps(report))
+            self.elapsed_s += time.monotonic() - start
+            start = time.monotonic()
             self.save_checkpoint()
-            if self.cfg.max_minutes and (time.monotonic() - start) / 60 > self.cfg.max_minutes:
-                self._say(f"\nstopping early: past {self.cfg.max_minutes} minutes")
-                break
         return report
 
     def _progress(self, i: int, running: dict, start: float) -> None:
         width = 24
         done = int(width * i / self.cfg.steps_per_epoch)
-        mins = (time.monotonic() - start) / 60
+        mins = (self.elapsed_s + time.monotonic() - start) / 60
         self._say(f"\repoch {self.epoch + 1}/{self.cfg.epochs} [{'#' * done}{'.' * (width - done)}] "
                   f"{i}/{self.cfg.steps_per_epoch} film {running.get('film', 0):.3f} "
                   f"body {running.get('body', 0):.3f} lm {running.get('b_l1_px', 0):.2f}px "
@@ -292,8 +317,10 @@ DESCRIPTION = ("Two-stage multi-task model for lateral spine radiographs: a whol
                "only on simulated films; see design and training.")
 
 DESIGN = {
-    "film_network": "ResNet-style encoder (GroupNorm, 6 stages, widths 8..128) shared by all "
-                    "tasks, one U-Net decoder, light per-task heads; input 256 px letterboxed",
+    "film_network": "ResNet-style encoder (GroupNorm, stride-2 stem, 5 stages, widths 16..128) "
+                    "shared by all tasks, one U-Net decoder, light per-task heads at 128 px whose "
+                    "logits are upsampled to the 256 px letterboxed input (a full-resolution "
+                    "decoder cost 2x the CPU time; the body stage makes the fine masks)",
     "body_network": "same encoder/decoder family at 96 px, crop side = 2 x sqrt(body area) "
                     "(body-relative scale, so films without pixel spacing work), rotated so the "
                     "local column axis is vertical, mirrored so the patient faces left",

@@ -1,0 +1,68 @@
+"""Evaluation metrics against hand-computed values."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vcfviewer.core.annotation import BodyMask
+from vcfviewer.training.metrics import (Tally, auroc, dice, high_ppv_threshold, match_bodies,
+                                        weighted_kappa, youden_threshold)
+
+
+def test_auroc_hand_computed_with_ties() -> None:
+    # Pairs (pos, neg): (0.9 > 0.1, 0.9 > 0.5), (0.5 = 0.5 → ½, 0.5 > 0.1) → 3.5 / 4.
+    assert auroc(np.array([0.9, 0.5, 0.5, 0.1]), np.array([1, 1, 0, 0])) == pytest.approx(0.875)
+    assert auroc(np.array([0.2]), np.array([1])) is None
+
+
+def test_thresholds() -> None:
+    scores = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert youden_threshold(scores, labels) == pytest.approx(0.5)
+    assert high_ppv_threshold(scores, labels, min_spec=0.99) == pytest.approx(0.3, abs=1e-5)
+
+
+def test_weighted_kappa() -> None:
+    a = np.array([0, 1, 2, 3])
+    assert weighted_kappa(a, a) == pytest.approx(1.0)
+    # One rating off by one among four: observed weighted disagreement 1/4 x 1/9.
+    b = np.array([0, 1, 2, 2])
+    obs = (1 / 9) / 4
+    row = np.array([1, 1, 1, 1]) / 4
+    col = np.array([1, 1, 2, 0]) / 4
+    w = (np.subtract.outer(range(4), range(4)) ** 2) / 9
+    exp = (w * np.outer(row, col)).sum()
+    assert weighted_kappa(a, b) == pytest.approx(1 - obs / exp)
+
+
+def test_dice_of_offset_masks() -> None:
+    a = BodyMask(0, 0, np.ones((4, 4), bool))
+    b = BodyMask(2, 0, np.ones((4, 4), bool))
+    assert dice(a, b) == pytest.approx(2 * 8 / 32)
+
+
+def test_matching_and_tally_on_a_perfect_and_a_shifted_prediction() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study(fractured=("L2",))
+    pairs, extra = match_bodies(truth, truth)
+    assert extra == 0 and all(p.pred is p.truth for p in pairs)
+    tally = Tally()
+    tally.add(truth, truth, 1.0, 0.5)
+    s = tally.summary(0.5)
+    assert s["whole_column_correct"] == 1.0 and s["dice_mean"] == 1.0
+    assert s["height_ratio_mae_points"] == 0.0 and s["genant_exact"] == 1.0
+    # Shift every landmark 1 px (0.5 mm) down: still matched, the error is exactly 0.5 mm.
+    moved = [replace(f, landmarks=f.landmarks + [0, 1.0]) for f in truth.vertebrae]
+    tally = Tally()
+    tally.add(truth, replace(truth, findings=tuple(moved)), 0.5, 0.5)
+    s = tally.summary(0.5)
+    assert s["landmark_error_mm_mean"] == pytest.approx(0.5)
+    assert s["detection_recall"] == 1.0
