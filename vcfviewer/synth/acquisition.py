@@ -133,7 +133,7 @@ def _detect(total: np.ndarray, acq: Acquisition, spacing: float, rng: np.random.
     """Quanta with Poisson-like and electronic noise, detector blur and saturation; also Q0."""
     region = total[patient & field]
     median = float(np.median(region[:: max(1, region.size // 20000)])) if region.size else 1.0
-    quanta_ref = 500.0 * acq.exposure * (spacing / 0.15) ** 2
+    quanta_ref = 800.0 * acq.exposure * (spacing / 0.15) ** 2
     q0 = quanta_ref / max(median, 1e-12)
     q = total * np.float32(q0)
     if acq.grid is not None:

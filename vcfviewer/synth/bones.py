@@ -167,14 +167,15 @@ def render_posterior(canvas: Canvas, shape: BodyShape, texture: np.ndarray, bone
     polys = _posterior_polys(shape, rng)
     widths = {"pedicle": rng.uniform(6.0, 9.0) * (1.0 if lumbar else 0.8), "pillar": rng.uniform(8.0, 12.0)}
     for name in ("pedicle", "pillar"):
-        local = polys[name]
-        world = to_world(shape.body, local[:, 0], local[:, 1])
+        local = _jitter(polys[name], rng, 0.04 * plan.hp)
+        world = _smooth_closed(to_world(shape.body, local[:, 0], local[:, 1]), rounds=2)
         for shift in (np.zeros(2), far_shift):
             add_slab(canvas, world + shift, thickness=widths[name], cortex=rng.uniform(0.8, 1.4),
                      trabecular_mu=bone_mu * 1.2, texture=texture)
     sp = polys["spinous"]
-    add_slab(canvas, to_world(shape.body, sp[:, 0], sp[:, 1]), thickness=rng.uniform(7.0, 11.0),
-             cortex=rng.uniform(1.0, 1.8), trabecular_mu=bone_mu * 1.4, texture=texture)
+    add_slab(canvas, _smooth_closed(to_world(shape.body, sp[:, 0], sp[:, 1]), rounds=1),
+             thickness=rng.uniform(4.5, 9.0), cortex=rng.uniform(0.7, 1.5),
+             trabecular_mu=bone_mu * rng.uniform(0.6, 1.2), texture=texture)
     tp_len = rng.uniform(12.0, 22.0) * (1.0 if lumbar else 0.6)
     centre = to_world(shape.body, -shape.half - 0.3 * plan.depth, shape.landmarks_local[2, 1] + 0.35 * plan.hp)
     for shift in (np.zeros(2), far_shift):
@@ -209,7 +210,7 @@ def _sacral_outline(s1: BodyShape, rng: np.random.Generator) -> tuple[np.ndarray
     plan = s1.body.plan
     d, h = plan.depth, plan.hp
     start = np.array([0.0, float(s1.landmarks_local[4, 1])])
-    length = h * rng.uniform(2.6, 3.4)
+    length = h * rng.uniform(2.2, 2.9)
     turn = np.radians(rng.uniform(35.0, 70.0))
     t = np.linspace(0.0, 1.0, 24)
     heading = turn * t ** 1.3  # 0 = straight down (local +v); turning towards posterior (−u)
@@ -218,7 +219,7 @@ def _sacral_outline(s1: BodyShape, rng: np.random.Generator) -> tuple[np.ndarray
     dv = np.cos(heading) * step
     centre = start + np.stack([np.concatenate([[0], np.cumsum(du[:-1])]),
                                np.concatenate([[0], np.cumsum(dv[:-1])])], axis=1)
-    half_thick = d * (0.45 - 0.32 * t)
+    half_thick = d * (0.5 - 0.38 * t)
     normal = np.stack([np.cos(heading), np.sin(heading)], axis=1)  # points anterior-ish
     anterior = centre + normal * half_thick[:, None]
     posterior = centre - normal * half_thick[:, None]
@@ -232,18 +233,13 @@ def render_sacrum(canvas: Canvas, s1: BodyShape, texture: np.ndarray, bone_mu: f
     d, h, half = plan.depth, plan.hp, s1.half
     centre, outline = _sacral_outline(s1, rng)
     body = s1.body
-    add_slab(canvas, to_world(body, outline[:, 0], outline[:, 1]), thickness=plan.width * rng.uniform(0.45, 0.65),
-             cortex=0.8, trabecular_mu=bone_mu, texture=texture)
+    add_slab(canvas, to_world(body, outline[:, 0], outline[:, 1]), thickness=plan.width * rng.uniform(0.35, 0.55),
+             cortex=rng.uniform(0.4, 0.8), trabecular_mu=bone_mu * 0.9, texture=texture)
     for k in (5, 10, 15):  # remnants of the fused discs: faint transverse ridges
         a, p = outline[k], outline[len(outline) - 1 - k]
         line = np.stack([np.linspace(a[0], p[0], 8), np.linspace(a[1], p[1], 8)], axis=1)
         add_tube(canvas, to_world(body, line[:, 0], line[:, 1]), radius=1.2, depth=plan.width * 0.3,
                  cortex=0.5, trabecular_mu=0.0, cortical_mu=0.012)
-    # posterior wall of the sacral canal and the median crest, behind the bodies
-    back = outline[len(outline) // 2:]
-    shell = np.concatenate([back + np.array([-0.25 * d, 0.0]), (back + np.array([-0.55 * d, 0.0]))[::-1]])
-    add_slab(canvas, to_world(body, shell[:, 0], shell[:, 1]), thickness=rng.uniform(10.0, 18.0),
-             cortex=1.0, trabecular_mu=bone_mu, texture=texture)
     t_p, t_a = s1.landmarks_local[2, 1], s1.landmarks_local[0, 1]
     ala = np.array([[-half - 0.05 * d, t_p + 0.05 * h], [-half + 0.35 * d, t_a + 0.15 * h],
                     [half - 0.25 * d, t_a + 0.45 * h], [-half + 0.45 * d, t_p + 1.3 * h],
@@ -252,6 +248,11 @@ def render_sacrum(canvas: Canvas, s1: BodyShape, texture: np.ndarray, bone_mu: f
     for shift in (np.zeros(2), far_shift):
         add_slab(canvas, world + shift, thickness=rng.uniform(10.0, 18.0), cortex=0.6,
                  trabecular_mu=bone_mu * 0.8, texture=texture)
+
+
+def _jitter(points: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
+    """Move each vertex a little: no two vertebrae have the same arch."""
+    return points + rng.normal(0.0, scale, points.shape)
 
 
 def _smooth_closed(points: np.ndarray, rounds: int = 3) -> np.ndarray:
@@ -294,7 +295,7 @@ def render_ribs(canvas: Canvas, shapes: dict[str, BodyShape], rng: np.random.Gen
         p2 = p1 + np.array([rng.uniform(-10.0, 15.0), rng.uniform(40.0, 80.0)]) * length
         p3 = p0 + np.array([rng.uniform(-150.0, -50.0), rng.uniform(80.0, 150.0)]) * length
         line = _bezier(p0, p1, p2, p3, n=60)
-        radius, depth = rng.uniform(3.0, 5.0), rng.uniform(5.0, 11.0)
+        radius, depth = rng.uniform(2.5, 4.0), rng.uniform(4.0, 8.0)
         for side in range(2):
             pts = line if side == 0 else _magnify(line, centre, kappa, rng.normal(0, 4.0, 2))
             add_tube(canvas, pts, radius=radius, depth=depth, cortex=1.0, trabecular_mu=0.006)
@@ -330,14 +331,14 @@ def render_pelvis(canvas: Canvas, shapes: dict[str, BodyShape], rng: np.random.G
     s1 = shapes["S1"]
     l5 = shapes.get("L6") or shapes.get("L5") or s1
     ilium = _ilium(s1, l5, rng)
-    wing_t, crest_r, crest_d = rng.uniform(6.0, 14.0), rng.uniform(2.0, 3.5), rng.uniform(4.0, 9.0)
+    wing_t, crest_r, crest_d = rng.uniform(6.0, 14.0), rng.uniform(2.0, 3.5), rng.uniform(2.5, 6.0)
     for side in range(2):
         shift = np.zeros(2) if side == 0 else rng.normal(0, 6.0, 2)
         def place(points: np.ndarray) -> np.ndarray:
             return points if side == 0 else _magnify(points, centre, kappa, shift)
-        add_slab(canvas, place(ilium["outline"]), thickness=wing_t, cortex=rng.uniform(0.8, 1.6),
+        add_slab(canvas, place(ilium["outline"]), thickness=wing_t, cortex=rng.uniform(0.5, 1.1),
                  trabecular_mu=bone_mu * 0.7, texture=texture)
         add_tube(canvas, place(ilium["crest"]), radius=crest_r, depth=crest_d, cortex=1.2, trabecular_mu=bone_mu)
-        add_tube(canvas, place(ilium["brim"]), radius=rng.uniform(1.2, 2.2), depth=rng.uniform(8.0, 16.0),
-                 cortex=0.8, trabecular_mu=bone_mu)
+        add_tube(canvas, place(ilium["brim"]), radius=rng.uniform(1.0, 1.8), depth=rng.uniform(3.0, 6.0),
+                 cortex=0.7, trabecular_mu=bone_mu)
     return float(ilium["crest"][:, 1].min())
