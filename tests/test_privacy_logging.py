@@ -23,9 +23,15 @@ def _study(folder: Path) -> None:
     ds = dx_dataset(film_pixels(seed=5), patient_name=SENTINEL_NAME, patient_id=SENTINEL_ID)
     ds.AccessionNumber = SENTINEL_ACCESSION
     ds.save_as(folder / "a.dcm", enforce_file_format=True)
-    # the same patient in a damaged file: its error must not quote the header either
+    # the same patient in damaged files: their errors must not quote the header either
     data = (folder / "a.dcm").read_bytes()
     (folder / "b.dcm").write_bytes(data[: len(data) // 2])
+    del ds.PixelData  # and a SOP Class UID whose length swallows the name that follows it
+    ds.save_as(folder / "c.dcm", enforce_file_format=True)
+    data = bytearray((folder / "c.dcm").read_bytes())
+    at = data.find(b"\x08\x00\x16\x00UI", 132)
+    data[at + 6: at + 8] = (len(data) - at - 8).to_bytes(2, "little")
+    (folder / "c.dcm").write_bytes(bytes(data))
 
 
 def test_no_patient_data_in_logs_or_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -51,3 +57,32 @@ def test_no_patient_data_in_logs_or_console(tmp_path: Path, monkeypatch: pytest.
     for secret in SECRETS:
         assert secret.lower() not in logged.lower(), f"{secret} logged"
         assert secret.lower() not in console.out.lower() + console.err.lower(), f"{secret} printed"
+
+
+def test_damaged_header_values_are_withheld_from_logs(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    # A SOP Class UID whose length swallows the rest of the header: pydicom quotes the whole
+    # swallowed value, the patient's name included, when it warns that the UID is invalid.
+    ds = dx_dataset(film_pixels(32, 32), patient_name=SENTINEL_NAME, patient_id=SENTINEL_ID)
+    del ds.PixelData
+    path = tmp_path / "in" / "c.dcm"
+    path.parent.mkdir()
+    ds.save_as(path, enforce_file_format=True)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x08\x00\x16\x00UI", 132)
+    data[at + 6: at + 8] = (len(data) - at - 8).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    from vcfviewer.__main__ import main
+    from vcfviewer.io.errors import LoadError
+    from vcfviewer.io.loader import load_path_sync
+    from vcfviewer.privacy import WITHHELD
+
+    assert main(["scan", str(tmp_path / "in"), "--quiet"]) == 0  # the app entry installs it
+    caplog.set_level(logging.DEBUG)
+    with warnings.catch_warnings(record=True) as caught:
+        with pytest.raises(LoadError):
+            load_path_sync(path)  # what the viewer does when the reader opens the file
+    logged = caplog.text + "\n".join(str(w.message) for w in caught)
+    assert WITHHELD in caplog.text  # pydicom did complain, and its quote was withheld
+    for secret in SECRETS:
+        assert secret.lower() not in logged.lower(), f"{secret} logged"

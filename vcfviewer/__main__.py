@@ -42,6 +42,9 @@ def _subcommand_parser(name: str) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from vcfviewer.privacy import protect_logs
+
+    protect_logs()  # library warnings can quote damaged headers, patient names included
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in SUBCOMMANDS:
         args = _subcommand_parser(args_list[0]).parse_args(args_list)

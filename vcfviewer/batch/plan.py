@@ -58,8 +58,10 @@ class Plan:
     tasks: list[StudyTask] = field(default_factory=list)
     finished: list[StudyResult] = field(default_factory=list)
     issues: list[FileIssue] = field(default_factory=list)
-    ignored: int = 0  # side-car files and non-image objects (SR, SEG, PR...)
-    excluded: int = 0
+    ignored: int = 0  # files: side-cars and non-image objects (SR, SEG, PR...)
+    excluded: int = 0  # files
+    files: int = 0  # files accounted for: a study row, an issue, ignored or excluded
+    files_seen: int = 0  # files the scan examined
     order: list[str] = field(default_factory=list)  # study keys in scan order
 
 
@@ -134,8 +136,9 @@ def _add_series(plan: Plan, study_uid: str, series: "SeriesEntry", root: str,
                 options: BatchOptions) -> None:
     from vcfviewer.io.discovery import KIND_OTHER, KIND_VOLUME
 
+    plan.files += len(series.files)
     if series.kind == KIND_OTHER:
-        plan.ignored += 1
+        plan.ignored += len(series.files)
         return
     if series.kind == KIND_VOLUME:
         key = study_key(study_uid, series, root)
@@ -163,6 +166,7 @@ def _kept_series(series: "SeriesEntry", root: str, options: BatchOptions) -> "Se
 
 def _add_problems(plan: Plan, scan: "ScanResult", root: str, options: BatchOptions) -> None:
     for problem in scan.problems:
+        plan.files += 1
         if _inside(problem.path, options.out_dir) or is_excluded(problem.path, root,
                                                                  options.excludes):
             plan.excluded += 1
@@ -176,16 +180,16 @@ def _add_problems(plan: Plan, scan: "ScanResult", root: str, options: BatchOptio
 def make_plan(scan: "ScanResult", options: BatchOptions) -> Plan:
     """Tasks for every radiograph in ``scan``, minus excluded files and studies already done."""
     root = scan.root if os.path.isdir(scan.root) else os.path.dirname(scan.root) or "."
-    plan = Plan()
+    plan = Plan(files_seen=scan.files_seen)
     for patient in scan.patients:
         for study in patient.studies:
             for series in study.series:
                 kept = _kept_series(series, root, options)
-                if kept is None:
-                    plan.excluded += len(series.files)
-                    continue
-                plan.excluded += len(series.files) - len(kept.files)
-                _add_series(plan, study.study_uid, kept, root, options)
+                dropped = len(series.files) - (len(kept.files) if kept else 0)
+                plan.excluded += dropped
+                plan.files += dropped
+                if kept is not None:
+                    _add_series(plan, study.study_uid, kept, root, options)
     _add_problems(plan, scan, root, options)
     _dedupe(plan)
     return plan

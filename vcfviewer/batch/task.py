@@ -235,6 +235,9 @@ def _run(task: StudyTask, start: float) -> StudyResult:
 
 def analyze_one(task: StudyTask) -> StudyResult:
     """Load, analyse, measure and export one study; a failure is returned, never raised."""
+    from vcfviewer.privacy import protect_logs
+
+    protect_logs()  # this may be a spawned or Dask worker that never ran vcfviewer's main()
     start = time.perf_counter()
     try:
         return _run(task, start)

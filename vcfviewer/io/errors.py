@@ -15,8 +15,8 @@ class LoadError(Exception):
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        self.reason = readable(reason)
+        super().__init__(f"{self.path}: {self.reason}")
 
     def __reduce__(self) -> tuple[type, tuple[str, str]]:
         # Keeps the error picklable across processes (the isolated corpus probe sends it back).
@@ -29,3 +29,13 @@ def describe(exc: BaseException, limit: int = 200) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def readable(text: str, limit: int = 300) -> str:
+    """One printable line of at most ``limit`` characters.
+
+    A damaged header can hand over kilobytes of raw bytes as an attribute value (an element
+    length that swallows the rest of the file); a reason quoting it must stay readable.
+    """
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
