@@ -146,3 +146,40 @@ def test_full_resolution_default_is_detector_like() -> None:
     spacing = study.radiograph.spacing_mm[0]
     assert 0.1 <= spacing <= 0.2
     assert 1500 <= rows <= 3000 and cols >= 700
+
+
+def test_lookalikes_are_flagged_and_graded_normal() -> None:
+    """Schmorl's nodes, short bodies, physiological wedging, transitional anatomy and osteophytes
+    are flagged and never fractures; their truth still agrees with morphometry."""
+    from vcfviewer.core.annotation import Lookalike
+
+    options = replace(FAST, fracture_rate=0.0, schmorl_rate=1.0, short_body_rate=1.0,
+                      physiological_wedge_rate=1.0, osteophyte_rate=1.0, transitional_rate=1.0,
+                      top_levels=("T11",))
+    seen: set = set()
+    levels: set = set()
+    for seed in range(6):
+        study = simulate(seed, options)
+        measured = measure_study(study.annotation)
+        levels |= set(study.annotation.levels)
+        for f in study.annotation.vertebrae:
+            seen |= f.lookalikes
+            assert f.grade == Grade.NORMAL
+            assert measured[f.finding_id].measured_grade == Grade.NORMAL, (seed, f.level)
+    assert {Lookalike.SCHMORL_NODE, Lookalike.SHORT_BODY, Lookalike.PHYSIOLOGICAL_WEDGE,
+            Lookalike.OSTEOPHYTE, Lookalike.TRANSITIONAL} <= seen
+    assert "L6" in levels  # about half the transitional films have six lumbar bodies
+
+
+def test_cement_goes_into_a_fractured_body() -> None:
+    from vcfviewer.core.annotation import Lookalike
+
+    options = replace(FAST, fracture_rate=1.0, cement_rate=1.0)
+    study = simulate(2, options)
+    cemented = [f for f in study.annotation.vertebrae if Lookalike.CEMENT in f.lookalikes]
+    assert len(cemented) == 1 and cemented[0].grade > Grade.NORMAL
+    k = study.annotation.findings.index(cemented[0]) + 1
+    body = study.label_map == k
+    others = (study.label_map > 0) & ~body
+    # very bright: cement outshines every other body
+    assert study.radiograph.pixels[body].mean() > study.radiograph.pixels[others].mean()

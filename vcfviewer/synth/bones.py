@@ -6,7 +6,6 @@ magnified and shifted, because that is how the doubled contours of real lateral 
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -184,9 +183,10 @@ def render_posterior(canvas: Canvas, shape: BodyShape, texture: np.ndarray, bone
 
 
 def render_junctions(canvas: Canvas, placed: list[PlacedBody], shapes: dict[str, BodyShape],
-                     vacuum: list[bool], rng: np.random.Generator) -> None:
+                     discs: list, rng: np.random.Generator) -> None:
     """Between consecutive bodies: the dark intervertebral foramen behind the disc (fat, no bone
-    along the beam) and, in degenerated discs, the vacuum phenomenon (gas in the disc)."""
+    along the beam) and, in degenerated discs, the vacuum phenomenon (gas in the disc) or a
+    calcified annulus at the disc's front."""
     for i in range(len(placed) - 1):
         upper, lower = shapes[placed[i].plan.level], shapes[placed[i + 1].plan.level]
         d, h = upper.body.plan.depth, upper.body.plan.hp
@@ -197,12 +197,15 @@ def render_junctions(canvas: Canvas, placed: list[PlacedBody], shapes: dict[str,
         centre = mid - e_u * 0.16 * d + (to_world(upper.body, 0.0, -1.0) - to_world(upper.body, 0.0, 0.0)) * 0.2 * h
         add_blob(canvas, tuple(centre), (0.5 * h * rng.uniform(0.8, 1.1), 0.13 * d * rng.uniform(0.8, 1.2)),
                  float(upper.body.angle) + np.pi / 2, depth=rng.uniform(20.0, 45.0), mu=-0.012, power=0.7)
-        if vacuum[i]:
-            disc_mid = (to_world(upper.body, 0.0, upper.landmarks_local[4, 1])
-                        + to_world(lower.body, 0.0, lower.landmarks_local[1, 1])) / 2
+        disc_mid = (to_world(upper.body, 0.0, upper.landmarks_local[4, 1])
+                    + to_world(lower.body, 0.0, lower.landmarks_local[1, 1])) / 2
+        if discs[i].vacuum:
             add_blob(canvas, tuple(disc_mid + e_u * rng.uniform(-0.15, 0.15) * d),
                      (d * rng.uniform(0.15, 0.35), rng.uniform(0.6, 1.5)), float(upper.body.angle),
                      depth=rng.uniform(10.0, 30.0), mu=-MU_SOFT)
+        if discs[i].calcified:
+            add_blob(canvas, tuple(disc_mid + e_u * 0.42 * d), (rng.uniform(1.0, 2.5), rng.uniform(2.0, 4.0)),
+                     float(upper.body.angle), depth=rng.uniform(8.0, 20.0), mu=MU_CORTICAL * 0.6)
 
 
 def _sacral_outline(s1: BodyShape, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ sit at least ``MARGIN`` away from the 20/25/40 % cut-offs, so the truth is never
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -240,10 +240,6 @@ def repair_normals(column: ColumnPlan, included: set[str]) -> ColumnPlan:
         if not changed:
             break
     return replace(column, bodies=tuple(bodies))
-
-
-def lookalike_names(body: BodyPlan, extra: Iterable[str] = ()) -> frozenset[str]:
-    return frozenset(body.lookalikes) | frozenset(extra)
 
 
 def levels_for(top: str, transitional: str | None) -> list[str]:

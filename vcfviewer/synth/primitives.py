@@ -113,7 +113,9 @@ def add_tube(canvas: Canvas, line_world: np.ndarray, radius: float, depth: float
     px = canvas.to_px(line_world) - np.array([cs.start, rs.start])
     pts = np.round(px * (1 << _SHIFT)).astype(np.int32).reshape(-1, 1, 2)
     cv2.polylines(img, [pts], False, 0, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
-    dist = cv2.distanceTransform(img, cv2.DIST_L2, 3) * canvas.spacing
+    if img.all():  # the line only grazes the box: nothing of the tube lands on it
+        return
+    dist = np.minimum(cv2.distanceTransform(img, cv2.DIST_L2, 3) * canvas.spacing, 2.0 * radius)
     x = np.clip(dist / radius, 0.0, 1.0)
     outer = depth * np.sqrt(1.0 - x * x)
     r_in = max(radius - cortex, 1e-3)

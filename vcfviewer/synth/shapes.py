@@ -11,7 +11,6 @@ contour (corners at the 45° point of the rounded corner, where a reader clicks)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,10 +137,13 @@ def _endplate_value(plan: BodyPlan, lines: dict[str, float], uu: float, top: boo
     return lin - (1 - plan.top_share) * concavity * bump - rounding
 
 
-def chord(u: np.ndarray, half_ext: np.ndarray, width: float, power: np.ndarray) -> np.ndarray:
-    """Lateral path length (mm) through a super-elliptic cross-section at AP position u."""
-    x = np.minimum(np.abs(u) / np.maximum(half_ext, 1e-6), 1.0)
-    return width * (1.0 - x ** power) ** (1.0 / power)
+def chord(u: np.ndarray, half_ext: np.ndarray, width: float) -> np.ndarray:
+    """Lateral path length (mm) through the body's cross-section at AP position u: elliptic in
+    front (u > 0), a flat-sided super-ellipse (power 4) behind, where the posterior wall is."""
+    x2 = np.minimum(u * u / np.maximum(half_ext * half_ext, 1e-9), 1.0)
+    front = np.sqrt(1.0 - x2)
+    back = np.sqrt(np.sqrt(1.0 - x2 * x2))
+    return width * np.where(u >= 0, front, back)
 
 
 def body_path_lengths(shape: BodyShape, u: np.ndarray, v: np.ndarray,
@@ -158,11 +160,10 @@ def body_path_lengths(shape: BodyShape, u: np.ndarray, v: np.ndarray,
     ant, post = shape.wall_offsets(v)
     inside = (v >= top) & (v <= bottom) & (u <= shape.half + ant) & (u >= -shape.half - post)
     half_ext = np.where(u >= 0, shape.half + ant, shape.half + post)
-    power = np.where(u >= 0, u.dtype.type(2.2), u.dtype.type(4.0))
-    outer = chord(u, half_ext, width, power)
+    outer = chord(u, half_ext, width)
     s = plan.cortex
     inner_ext = np.maximum(half_ext - s, 1e-3)
-    inner = np.where(np.abs(u) < inner_ext, chord(u, inner_ext, max(width - 2 * s, 1.0), power), 0.0)
+    inner = np.where(np.abs(u) < inner_ext, chord(u, inner_ext, max(width - 2 * s, 1.0)), 0.0)
     d_top, d_bot = v - top, bottom - v
     band = plan.endplate + plan.endplate_spread
     plate = outer * (plan.endplate / band)
@@ -183,8 +184,3 @@ def local_grid(body: PlacedBody, xs: np.ndarray, ys: np.ndarray,
     dx = (xs - body.centre[0]).astype(dtype)
     dy = (ys - body.centre[1]).astype(dtype)
     return dx * dtype(e_u[0]) + dy * dtype(e_u[1]), dx * dtype(e_v[0]) + dy * dtype(e_v[1])
-
-
-def endplate_normal_angle(body: PlacedBody) -> float:
-    """Angle (radians) of the body's caudal axis from the image's vertical."""
-    return math.atan2(-frame_axes(body.angle)[1][0], frame_axes(body.angle)[1][1])

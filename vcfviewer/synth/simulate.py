@@ -82,8 +82,7 @@ def _render_anatomy(film: PlannedFilm, rng: np.random.Generator) -> _Rendered:
         far = rng.normal(0.0, 1.5, 2) + kappa * (np.asarray(placed.centre) - centre) * 0.3
         bones.render_body(canvas, shape, texture, bone_mu, rng)
         bones.render_posterior(canvas, shape, texture, bone_mu, rng, far)
-    vacuum = [disc.vacuum for disc in film.column.discs]
-    bones.render_junctions(canvas, list(film.placed), film.shapes, vacuum, rng)
+    bones.render_junctions(canvas, list(film.placed), film.shapes, list(film.column.discs), rng)
     bones.render_sacrum(canvas, film.shapes["S1"], texture, bone_mu, rng, rng.normal(0.0, 2.0, 2))
     bones.render_ribs(canvas, film.shapes, rng, centre, kappa)
     crest_y = bones.render_pelvis(canvas, film.shapes, rng, centre, kappa, bone_mu, texture)

@@ -163,10 +163,9 @@ def texture_field(rng: np.random.Generator, shape: tuple[int, int], spacing: flo
                   contrast: float, porosis: float) -> np.ndarray:
     """Trabecular texture (mean 1): fine mottle; in osteoporosis the horizontal trabeculae thin
     out first, leaving accentuated vertical striations."""
-    fine = smooth_noise(rng, shape, (0.6 / spacing, 0.35 / spacing))
     vertical = smooth_noise(rng, shape, (2.5 / spacing, 0.3 / spacing))
-    coarse = smooth_noise(rng, shape, (3.0 / spacing, 2.0 / spacing))
-    field = 1.0 + contrast * (0.6 * fine + (0.3 + 0.9 * porosis) * vertical + 0.4 * coarse)
+    coarse = smooth_noise(rng, shape, (1.5 / spacing, 1.0 / spacing))
+    field = 1.0 + contrast * ((0.4 + 0.9 * porosis) * vertical + 0.6 * coarse)
     return np.clip(field, 0.1, None).astype(np.float32)
 
 

@@ -39,14 +39,19 @@ def _ds_text(value: float) -> str:
 
 
 def _header(study: SyntheticStudy, name: str) -> "object":
+    """The DX For Presentation dataset (without pixel data) for ``study``."""
     from pydicom.dataset import Dataset
-    from pydicom.sequence import Sequence
 
-    r, meta = study.radiograph, study.meta
-    mono1 = bool(meta.get("monochrome1"))
-    spacing = r.spacing_mm or (1.0, 1.0)
-    mag = float(meta.get("magnification", 1.15))
     ds = Dataset()
+    _identity_modules(ds, study, name)
+    _positioning_modules(ds, study)
+    _image_modules(ds, study)
+    return ds
+
+
+def _identity_modules(ds: "object", study: SyntheticStudy, name: str) -> None:
+    """SOP common, patient, study, series, equipment."""
+    r = study.radiograph
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
     ds.SOPClassUID = DX_FOR_PRESENTATION
@@ -64,26 +69,41 @@ def _header(study: SyntheticStudy, name: str) -> "object":
     ds.PatientID = r.patient.patient_id
     ds.PatientBirthDate = ""
     ds.PatientSex = "O"
+    ds.StudyInstanceUID = r.source.study_instance_uid
+    ds.SeriesInstanceUID = r.source.series_instance_uid
+    ds.StudyID = "1"
+    ds.SeriesNumber = r.patient.series_number or 1
+    ds.InstanceNumber = 1
+    ds.DerivationDescription = f"simulated film {name}, seed {study.meta.get('seed')}"
+
+
+def _positioning_modules(ds: "object", study: SyntheticStudy) -> None:
+    """Anatomy imaged, view and patient orientation (rows run front → back when facing left)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    left = study.meta.get("facing") == "left"
     ds.BodyPartExamined = "LSPINE"
-    left = meta.get("facing") == "left"
     ds.ViewPosition = "LL" if left else "RL"
+    ds.ImageLaterality = "U"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = _LUMBAR_SPINE
+    ds.AnatomicRegionSequence = Sequence([code])
     view = Dataset()
     view.CodeValue, view.CodingSchemeDesignator, view.CodeMeaning = (
         ("399173006", "SCT", "left lateral") if left else ("399198007", "SCT", "right lateral"))
     ds.ViewCodeSequence = Sequence([view])
     ds.PositionerType = ""
     ds.AcquisitionContextSequence = Sequence([])
-    ds.ImageLaterality = "U"
-    code = Dataset()
-    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = _LUMBAR_SPINE
-    ds.AnatomicRegionSequence = Sequence([code])
-    ds.StudyInstanceUID = r.source.study_instance_uid
-    ds.SeriesInstanceUID = r.source.series_instance_uid
-    ds.StudyID = "1"
-    ds.SeriesNumber = r.patient.series_number or 1
-    ds.InstanceNumber = 1
-    # rows run from the patient's front (facing left) or back (facing right) towards the other
-    ds.PatientOrientation = ["P", "F"] if meta.get("facing") == "left" else ["A", "F"]
+    ds.PatientOrientation = ["P", "F"] if left else ["A", "F"]
+
+
+def _image_modules(ds: "object", study: SyntheticStudy) -> None:
+    """Image pixel, DX image and detector: spacing (patient plane and detector), photometric, window."""
+    r, meta = study.radiograph, study.meta
+    mono1 = bool(meta.get("monochrome1"))
+    spacing = r.spacing_mm or (1.0, 1.0)
+    mag = float(meta.get("magnification", 1.15))
     ds.BurnedInAnnotation = "YES" if meta.get("text") else "NO"
     ds.LossyImageCompression = "00"
     ds.DetectorType = "SCINTILLATOR"
@@ -102,8 +122,6 @@ def _header(study: SyntheticStudy, name: str) -> "object":
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = "0", "1", "US"
     center = r.window.center if not mono1 else MAX_VALUE - r.window.center
     ds.WindowCenter, ds.WindowWidth = _ds_text(center), _ds_text(r.window.width)
-    ds.DerivationDescription = f"simulated film {name}, seed {meta.get('seed')}"
-    return ds
 
 
 def _dicom_bytes(study: SyntheticStudy, name: str, compress: bool) -> bytes:
