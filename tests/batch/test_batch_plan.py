@@ -52,6 +52,7 @@ def test_plan_skips_volumes_ignores_side_cars_and_reports_junk(tmp_path: Path) -
     assert len(skipped) == 1 and skipped[0].modality == "CT" and "volume" in skipped[0].reason
     assert plan.ignored == 2  # the .txt and the .json
     assert [i.source for i in plan.issues] == ["broken.dcm"]
+    assert plan.files == plan.files_seen == 7  # 1 DX + 3 CT slices + 3 others: all accounted
 
 
 def test_each_image_of_a_multi_image_series_is_its_own_study(tmp_path: Path) -> None:

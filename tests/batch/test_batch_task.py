@@ -99,3 +99,23 @@ def test_figures_use_decided_grades_and_count_unmeasurable_bodies() -> None:
     assert got["worst_grade"] == 3 and got["sdi"] == 4 and got["any_fracture"]
     assert got["levels_flagged"] == ("L2", "L3") and got["vertebrae"] == 3
     assert got["notes"][0] == "lumbar count 3 (expected 5)"
+
+
+def test_formats_that_cannot_exist_for_an_empty_film_are_dropped(tmp_path: Path) -> None:
+    from vcfviewer.batch.exporting import formats_for
+    from vcfviewer.core.annotation import BodyMask, ImageRef
+    import numpy as np
+
+    task = _task(tmp_path, tmp_path / "a.dcm")
+    ref = ImageRef("x.dcm", 50, 50, None)
+    empty = StudyAnnotation(ref, (), Provenance("t"))
+    assert formats_for(task, empty) == ("json", "csv", "key_image")
+    sacrum = np.zeros((50, 50), bool)
+    sacrum[30:40, 10:30] = True
+    only_sacrum = StudyAnnotation(ref, (VertebraFinding("S1", None,
+                                                        mask=BodyMask.from_full(sacrum)),),
+                                  Provenance("t"))
+    assert formats_for(task, only_sacrum) == ("json", "csv", "seg", "key_image")
+    box = [[0, 0], [5, 0], [10, 0], [0, 10], [5, 10], [10, 10]]
+    one = StudyAnnotation(ref, (VertebraFinding("L1", box),), Provenance("t"))
+    assert formats_for(task, one) == task.formats

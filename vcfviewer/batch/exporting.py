@@ -38,6 +38,20 @@ def _check(report: Any) -> None:
         raise _fail("export", reasons)
 
 
+def formats_for(task: "StudyTask", annotation: "StudyAnnotation") -> tuple[str, ...]:
+    """The task's formats, less those that cannot exist for what the model found.
+
+    A SEG needs at least one segment and an SR at least one measured vertebra; on a film where
+    the model found none, their writers refuse, which is no fault of the study.
+    """
+    drop = set()
+    if not any(f.mask is not None or f.landmarks is not None for f in annotation.findings):
+        drop.add("seg")
+    if not annotation.vertebrae:
+        drop.add("sr")
+    return tuple(f for f in task.formats if f not in drop)
+
+
 def _write(task: "StudyTask", image: "Radiograph", annotation: "StudyAnnotation",
            source: str | None, ms: Any) -> tuple[str, ...]:
     from vcfviewer.core.progress import run_to_completion
@@ -45,7 +59,8 @@ def _write(task: "StudyTask", image: "Radiograph", annotation: "StudyAnnotation"
 
     out_dir = Path(task.out_dir)
     report = run_to_completion(export_study(image, annotation, out_dir, source_dicom_path=source,
-                                            formats=task.formats, measurements=ms))
+                                            formats=formats_for(task, annotation),
+                                            measurements=ms))
     _check(report)
     return _outputs(report, out_dir)
 

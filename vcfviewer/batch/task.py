@@ -201,6 +201,8 @@ def figures(annotation: Any, measurements: Any) -> dict[str, Any]:
     notes = [w for w in (*annotation.flags, *measurements.warnings) if w not in unmeasurable]
     if unmeasurable:
         notes.append(f"{len(unmeasurable)} bodies not measurable")
+    if not bodies:
+        notes.append("no vertebral body found (no SR or SEG written)")
     return {"any_fracture": worst >= 1, "worst_grade": worst, "sdi": int(measurements.sdi),
             "levels_flagged": tuple(f.level for f in bodies if f.is_fractured),
             "vertebrae": len(bodies), "notes": tuple(dict.fromkeys(notes))}
