@@ -42,7 +42,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Open the bundled synthetic sample study"),
     ActionSpec("quit", "&Quit", "File", ("Ctrl+Q",), "Close the viewer"),
     ActionSpec("fit", "&Fit to window", "View", ("F",), "Show the whole image", icon_text="Fit"),
-    ActionSpec("actual_size", "&1:1 (actual pixels)", "View", ("1",),
+    ActionSpec("actual_size", "&1:1 (actual pixels)", "View", ("Ctrl+1",),
                "One image pixel per screen pixel", icon_text="1:1"),
     ActionSpec("zoom_in", "Zoom &in", "View", ("+", "="), "Zoom in around the centre"),
     ActionSpec("zoom_out", "Zoom &out", "View", ("-",), "Zoom out around the centre"),

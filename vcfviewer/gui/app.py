@@ -32,7 +32,10 @@ def run_gui(path: str | None, sample: bool, auto_analyse: bool) -> int:
     app = create_application()
     from vcfviewer.gui.main_window import MainWindow  # after pyqtgraph is configured
 
+    from vcfviewer.gui.review import install_review
+
     window = MainWindow(auto_analyse=auto_analyse)
+    install_review(window)
     window.show()
     warning = binding_warning()
     if warning:

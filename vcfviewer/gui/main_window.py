@@ -133,10 +133,12 @@ class MainWindow(QMainWindow):
         self.browser_dock.visibilityChanged.connect(self._on_browser_dock_visibility_changed)
 
     # ----------------------------------------------------------------- public hooks
-    def make_runner(self, name: str) -> JobRunner:
-        """A job runner whose tasks show in the status bar and stop when the window closes."""
+    def make_runner(self, name: str, track_progress: bool = True) -> JobRunner:
+        """A job runner whose tasks stop when the window closes and, when ``track_progress``,
+        show in the status bar (background chores such as autosave do not)."""
         runner = JobRunner(name, self)
-        runner.task_started.connect(self.progress_panel.track)
+        if track_progress:
+            runner.task_started.connect(self.progress_panel.track)
         self._runners.append(runner)
         return runner
 

@@ -1,0 +1,88 @@
+"""Helpers for the review tests: the sample study's films and truth, a window with the review
+installed (isolated settings and user folder), the shipped model, a tiny untrained model."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from vcfviewer.core.annotation import Proposal, StudyAnnotation
+from vcfviewer.core.image import Radiograph
+from vcfviewer.paths import sample_study_dir
+
+ANALYSIS_TIMEOUT_MS = 60_000
+LOAD_TIMEOUT_MS = 30_000
+
+
+def sample_file(name: str) -> Path:
+    """A film of the bundled sample study, e.g. ``sample_file("film2_wedge")``."""
+    return sample_study_dir() / f"{name}.dcm"
+
+
+@functools.lru_cache(maxsize=4)
+def load_film(name: str) -> Radiograph:
+    """A sample film, decoded once per test session (Radiograph is immutable)."""
+    from vcfviewer.io.loader import load_path_sync
+
+    return load_path_sync(sample_file(name))
+
+
+def truth(name: str) -> StudyAnnotation:
+    """The simulator's exact annotation of a sample film, pointing at the film's real path."""
+    from vcfviewer.io.annotation_json import read_annotation
+
+    annotation = read_annotation(sample_study_dir() / "truth" / f"{name}.json")
+    return replace(annotation, image=replace(annotation.image, path=str(sample_file(name))))
+
+
+def review_window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model=None):
+    """A shown MainWindow with the review installed; nothing touches the reader's own files."""
+    from vcfviewer.gui.main_window import MainWindow
+    from vcfviewer.gui.review import install_review
+    from vcfviewer.gui.review.saving import DISCARD
+
+    monkeypatch.setenv("VCFVIEWER_HOME", str(tmp_path / "home"))
+    window = MainWindow(auto_analyse=False)
+    controller = install_review(window, model=model, offer_recovery=False)
+    controller.saving.ask_unsaved = lambda: DISCARD  # never a modal box in a test
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window, controller
+
+
+def show_film(window, image: Radiograph, caption: str = "film") -> None:
+    """Put ``image`` on screen as if it had been loaded (without scanning a folder)."""
+    window.image_view.show_radiograph(image, caption)
+    window.image_loaded.emit(image)
+
+
+def review_truth(window, controller, name: str = "film2_wedge") -> StudyAnnotation:
+    """Show a sample film and review its truth annotation as if the model had proposed it."""
+    show_film(window, load_film(name), name)
+    annotation = truth(name)
+    controller.start_session(Proposal(annotation=annotation))
+    return annotation
+
+
+def shipped_model_card():
+    """The default shipped model's card, or skip (the model is trained separately)."""
+    from vcfviewer.models.registry import ModelCardError, load_card
+
+    try:
+        return load_card()
+    except ModelCardError as exc:
+        pytest.skip(f"no shipped model: {exc}")
+
+
+def make_tiny_model(folder: Path) -> Path:
+    """An untrained toy-size model (weights + card) in ``folder``."""
+    from vcfviewer.training.trainer import TrainConfig, Trainer
+
+    cfg = TrainConfig(out_dir=folder, work_dir=folder / "work", film_size=64, body_size=32,
+                      film_widths=(4, 8, 16), body_widths=(4, 8, 16), quiet=True,
+                      model_id="vcf-lateral", threads=1)
+    return Trainer(cfg).export({"balanced": 0.5, "high_ppv": 0.8}, {}, {})

@@ -1,0 +1,265 @@
+"""Drawing the review overlays: body masks, endplates and height lines, level labels with grade
+badges, the selection outline, and the legend.
+
+Every item is positioned in source-image pixels through the image view's ``OverlayLayer``; text
+and pens keep their size on screen, so the marks stay readable at any zoom. Groups whose content
+did not change are left alone (a landmark drag redraws lines and labels, never the masks).
+Colours come from ``io.key_image`` so the screen and the exported key image agree.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Hashable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QLabel, QWidget
+
+from vcfviewer.core.annotation import HEIGHT_PAIRS, StudyAnnotation, VertebraFinding
+from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement
+from vcfviewer.gui.review import geometry
+from vcfviewer.gui.viewer.overlay import OverlayLayer, mask_item
+from vcfviewer.io import body_masks
+from vcfviewer.io.key_image import GRADE_COLOURS, badge_text, level_colour
+
+# Bottom to top; "handles" and "placing" belong to the landmark tools but are created here so
+# the stacking order never depends on which tool ran first.
+GROUPS: tuple[str, ...] = ("masks", "outlines", "heights", "selection", "labels", "handles",
+                           "placing")
+MARK_GROUPS: tuple[str, ...] = ("outlines", "heights", "handles")
+ENDPLATE_COLOUR = "#7fdcff"
+HEIGHT_COLOUR = "#ffffff"
+SELECTED_COLOUR = "#ffe14d"
+GRADE_NAMES = {0: "normal", 1: "mild", 2: "moderate", 3: "severe"}
+LABEL_POINT_SIZE = 11
+
+
+def qcolor(rgb: tuple[int, int, int], alpha: int = 255) -> QColor:
+    """A QColor from an (r, g, b) tuple."""
+    return QColor(rgb[0], rgb[1], rgb[2], alpha)
+
+
+def body_colour(finding: VertebraFinding, scheme: str) -> tuple[int, int, int]:
+    """The colour of a body: its level's hue, or its decided grade's colour."""
+    if scheme == "grade":
+        return GRADE_COLOURS[int(finding.grade)]
+    return level_colour(finding.level)
+
+
+def _segments(findings: list[VertebraFinding], pairs: tuple[tuple[int, int], ...]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    points = [f.landmarks[[a, b]] for f in findings if f.landmarks is not None for a, b in pairs]
+    if not points:
+        return np.zeros(0), np.zeros(0)
+    stacked = np.vstack(points)
+    return stacked[:, 0], stacked[:, 1]
+
+
+def _pairs_item(findings: list[VertebraFinding], pairs: tuple[tuple[int, int], ...],
+                colour: str, width: float) -> pg.PlotCurveItem:
+    # One item for every segment of every body: cheap to redraw on each drag step.
+    xs, ys = _segments(findings, pairs)
+    return pg.PlotCurveItem(xs, ys, connect="pairs", pen=pg.mkPen(QColor(colour), width=width))
+
+
+ENDPLATES = ((0, 1), (1, 2), (3, 4), (4, 5))
+HEIGHTS = tuple(HEIGHT_PAIRS.values())
+
+
+def label_html(finding: VertebraFinding, measurement: VertebraMeasurement | None,
+               scheme: str) -> str:
+    """Rich text of a body's label: level, grade badge ("2?" when borderline), edit marks."""
+    colour = "#ffffff" if scheme == "grade" else QColor(*level_colour(finding.level)).name()
+    parts = [f'<span style="color:{colour}; font-weight:bold">{html.escape(finding.level)}</span>']
+    badge = badge_text(finding, measurement)
+    if badge:
+        fill = QColor(*GRADE_COLOURS[int(finding.grade)]).name()
+        parts.append(f'<span style="background-color:{fill}; color:#000000; font-weight:bold">'
+                     f'&nbsp;{html.escape(badge)}&nbsp;</span>')
+    if measurement is not None and not measurement.measurable and not finding.is_sacrum:
+        parts.append('<span style="color:#ffb000">⚠</span>')
+    if finding.reader_edited:
+        parts.append('<span style="color:#b9c2cc">✎</span>')
+    return "&nbsp;".join(parts)
+
+
+class OverlayPainter:
+    """Keeps the overlay groups in step with an annotation (see module docstring)."""
+
+    def __init__(self, layer: OverlayLayer) -> None:
+        self.layer = layer
+        for name in GROUPS:
+            layer.set_items(name, [])
+        self._signatures: dict[str, Hashable] = {}
+        self.label_items: dict[str, pg.TextItem] = {}
+
+    def clear(self) -> None:
+        """Remove every review mark (handles and placing guides are their tools' business)."""
+        for name in ("masks", "outlines", "heights", "selection", "labels"):
+            self.layer.clear(name)
+        self._signatures.clear()
+        self.label_items = {}
+
+    def draw(self, annotation: StudyAnnotation, ms: StudyMeasurements, selected: str | None,
+             scheme: str) -> None:
+        """Bring every group up to date; groups that did not change are not touched."""
+        self._draw_masks(annotation, scheme)
+        findings = [f for f in annotation.findings if f.landmarks is not None]
+        self._maybe("outlines", tuple(_points_key(f) for f in findings),
+                    lambda: [_pairs_item(findings, ENDPLATES, ENDPLATE_COLOUR, 1.2)])
+        self._maybe("heights", tuple(_points_key(f) for f in findings),
+                    lambda: [_pairs_item(findings, HEIGHTS, HEIGHT_COLOUR, 1.4)])
+        chosen = next((f for f in annotation.findings if f.finding_id == selected), None)
+        self._maybe("selection", None if chosen is None else _points_key(chosen),
+                    lambda: _selection_items(chosen, annotation))
+        self._draw_labels(annotation, ms, selected, scheme)
+
+    def _maybe(self, group: str, signature: Hashable, build) -> None:
+        if self._signatures.get(group, object()) == signature:
+            return
+        self._signatures[group] = signature
+        self.layer.set_items(group, build())
+
+    def _draw_masks(self, annotation: StudyAnnotation, scheme: str) -> None:
+        shape = (annotation.image.rows, annotation.image.columns)
+        signature = tuple((_mask_key(f), body_colour(f, scheme)) for f in annotation.findings)
+
+        def build() -> list:
+            items = []
+            for finding in annotation.findings:
+                crop = body_masks.finding_crop(finding, shape)
+                if crop is not None and crop[2].size:
+                    top, left, mask = crop
+                    colour = qcolor(body_colour(finding, scheme))
+                    items.append(mask_item(mask, top, left, colour, alpha=1.0))
+            return items
+
+        self._maybe("masks", signature, build)
+
+    def _draw_labels(self, annotation: StudyAnnotation, ms: StudyMeasurements,
+                     selected: str | None, scheme: str) -> None:
+        left = geometry.anterior_is_left(annotation)
+        specs = []
+        for finding in annotation.findings:
+            anchor = geometry.label_anchor(finding, left)
+            if anchor is not None:
+                text = label_html(finding, ms.by_id.get(finding.finding_id), scheme)
+                specs.append((finding.finding_id, text, anchor, finding.finding_id == selected))
+        signature = (left, tuple((fid, text, round(x, 1), round(y, 1), sel)
+                                 for fid, text, (x, y), sel in specs))
+        if self._signatures.get("labels", object()) == signature:
+            return
+        self._signatures["labels"] = signature
+        self.label_items = {fid: _label(text, anchor, left, sel) for fid, text, anchor, sel in specs}
+        self.layer.set_items("labels", list(self.label_items.values()))
+
+
+def _points_key(finding: VertebraFinding) -> Hashable:
+    points = finding.landmarks
+    return (finding.finding_id, None if points is None else points.tobytes())
+
+
+def _mask_key(finding: VertebraFinding) -> Hashable:
+    # A body without a mask of its own is drawn from its landmark polygon, which moves with them.
+    if finding.mask is not None:
+        return (finding.finding_id, id(finding.mask.array), finding.mask.top, finding.mask.left)
+    return _points_key(finding)
+
+
+def _selection_items(finding: VertebraFinding | None, annotation: StudyAnnotation) -> list:
+    if finding is None:
+        return []
+    polygon = geometry.outline(finding)
+    if polygon is None:
+        crop = body_masks.finding_crop(finding, (annotation.image.rows, annotation.image.columns))
+        if crop is None:
+            return []
+        top, left, mask = crop
+        polygon = np.array([[left, top], [left + mask.shape[1], top],
+                            [left + mask.shape[1], top + mask.shape[0]], [left, top + mask.shape[0]]],
+                           dtype=float)
+    closed = np.vstack([polygon, polygon[:1]])
+    pen = pg.mkPen(QColor(SELECTED_COLOUR), width=2.5)
+    items = [pg.PlotCurveItem(closed[:, 0], closed[:, 1], pen=pen)]
+    if finding.landmarks is not None:
+        xs, ys = _segments([finding], HEIGHTS)
+        items.append(pg.PlotCurveItem(xs, ys, connect="pairs",
+                                      pen=pg.mkPen(QColor(SELECTED_COLOUR), width=2.0)))
+    return items
+
+
+def _label(text: str, anchor: tuple[float, float], left: bool, selected: bool) -> pg.TextItem:
+    border = pg.mkPen(QColor(SELECTED_COLOUR), width=1.5) if selected else None
+    item = pg.TextItem(html=text, anchor=(1.0, 0.5) if left else (0.0, 0.5),
+                       fill=pg.mkBrush(0, 0, 0, 170), border=border)
+    font = QFont()
+    font.setPointSize(LABEL_POINT_SIZE)
+    item.setFont(font)
+    item.setPos(float(anchor[0]), float(anchor[1]))
+    return item
+
+
+def legend_html(scheme: str) -> str:
+    """The legend's rich text for a colour scheme."""
+    rows = []
+    if scheme == "grade":
+        for grade, name in GRADE_NAMES.items():
+            colour = QColor(*GRADE_COLOURS[grade]).name()
+            rows.append(f'<span style="color:{colour}">■</span> {grade} {name}')
+        rows.append("Body colour = decided Genant grade")
+    else:
+        rows.append("Body colour = level")
+    badge = QColor(*GRADE_COLOURS[2]).name()
+    rows += [
+        f'<span style="background-color:{badge}; color:#000">&nbsp;2&nbsp;</span> decided grade'
+        " · <b>?</b> borderline (±3 % of a cut-off)",
+        f'<span style="color:{HEIGHT_COLOUR}">│</span> Ha Hm Hp heights'
+        f' · <span style="color:{ENDPLATE_COLOUR}">─</span> endplates',
+        "✎ changed by reader · ⚠ not measurable",
+    ]
+    return "<br>".join(rows)
+
+
+class Legend(QObject):
+    """A small legend in the image view's top-right corner (a widget: it never scales)."""
+
+    MARGIN = 10
+
+    def __init__(self, host: QWidget, below: QWidget | None = None) -> None:
+        super().__init__(host)
+        self._host = host
+        self._below = below  # the corner label the legend sits under (CT plane text)
+        self.label = QLabel(host)
+        self.label.setObjectName("reviewLegend")
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.label.setStyleSheet("QLabel#reviewLegend { background: rgba(10, 12, 14, 190);"
+                                 " color: #d8dde3; border: 1px solid #353b43;"
+                                 " border-radius: 4px; padding: 5px 8px; font-size: 9pt; }")
+        self.label.hide()
+        host.installEventFilter(self)
+
+    def show_for(self, scheme: str) -> None:
+        """Show the legend of ``scheme``."""
+        self.label.setText(legend_html(scheme))
+        self.label.show()
+        self.place()
+
+    def hide(self) -> None:
+        self.label.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self._host and event.type() == QEvent.Type.Resize:
+            self.place()
+        return False
+
+    def place(self) -> None:
+        """Top-right, under the corner text when that is showing."""
+        self.label.adjustSize()
+        top = self.MARGIN
+        if self._below is not None and self._below.isVisible():
+            top = self._below.geometry().bottom() + 6
+        self.label.move(max(self._host.width() - self.label.width() - self.MARGIN, 0), top)

@@ -1,0 +1,68 @@
+"""Where a reviewed image's annotation is kept, and finding it again when the image reopens.
+
+An export writes ``<stem>.annotation.json`` into the export folder (``io.export``); reopening the
+same image looks there first and restores the corrected annotation instead of re-running the
+model. The file is only taken when it names the same image (SOP Instance UID, else the resolved
+path, plus size and CT plane), so two films that happen to share a file name never mix.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from vcfviewer import __version__
+from vcfviewer.core.annotation import ImageRef, Provenance, StudyAnnotation
+from vcfviewer.core.image import Radiograph
+from vcfviewer.gui.autosave import same_image
+
+log = logging.getLogger(__name__)
+
+JSON_SUFFIX = ".annotation.json"
+
+
+def image_ref_for(image: Radiograph, plane_index: int | None = None) -> ImageRef:
+    """The ImageRef an annotation on ``image`` carries (the fields ``models.assemble`` fills)."""
+    src = image.source
+    return ImageRef(path=src.path, rows=image.rows, columns=image.columns,
+                    pixel_spacing=image.spacing_mm, spacing_source=image.spacing_source.value,
+                    sop_instance_uid=src.sop_instance_uid, sop_class_uid=src.sop_class_uid,
+                    series_instance_uid=src.series_instance_uid,
+                    study_instance_uid=src.study_instance_uid, frame_number=src.frame_number,
+                    modality=image.patient.modality, plane_index=plane_index)
+
+
+def exported_json_path(ref: ImageRef, folder: str | Path) -> Path:
+    """The annotation file an export of ``ref`` writes into ``folder``."""
+    from vcfviewer.io.export import export_stem
+
+    empty = StudyAnnotation(image=ref, findings=(), provenance=Provenance(__version__))
+    return Path(folder) / f"{export_stem(empty)}{JSON_SUFFIX}"
+
+
+def find_exported(ref: ImageRef, folder: str | Path | None) -> StudyAnnotation | None:
+    """The exported annotation of ``ref`` in ``folder``, or None (missing, other image, damaged)."""
+    from vcfviewer.io.annotation_json import AnnotationFileError, read_annotation
+
+    if not folder:
+        return None
+    path = exported_json_path(ref, folder)
+    if not path.is_file():
+        return None
+    try:
+        annotation = read_annotation(path)
+    except AnnotationFileError:
+        log.warning("ignoring an unreadable exported annotation file")
+        return None
+    if not same_image(annotation.image, ref):
+        return None
+    # The file may have been written from another path to the same image: point at this one.
+    return replace(annotation, image=replace(annotation.image, path=ref.path))
+
+
+def with_reader(annotation: StudyAnnotation, reader: str) -> StudyAnnotation:
+    """``annotation`` naming ``reader`` in its provenance when it names nobody yet."""
+    if not reader or annotation.provenance.reader:
+        return annotation
+    return replace(annotation, provenance=replace(annotation.provenance, reader=reader))

@@ -1,0 +1,152 @@
+"""The detail panel: every number of the selected body and the study's summary line.
+
+Shows heights, the three ratios, the reference height and which neighbours set it, height loss,
+VC and its neighbours, measured vs decided grade and type, borderline, the model's probability and
+whether the reader changed the body; below, the study: SDI, fractures, level-count flags.
+``values()`` returns the same texts as a dict, for tests and for copying.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
+from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement
+from vcfviewer.gui.review import formatting as fmt
+
+FLAG_COLOUR = "#ffb000"
+
+
+def _decision(grade: int, ftype: str) -> str:
+    words = f"{grade} {fmt.GRADE_WORDS[grade]}"
+    return words if ftype == fmt.DASH else f"{words}, {ftype}"
+
+
+def body_values(finding: VertebraFinding, m: VertebraMeasurement | None) -> dict[str, str]:
+    """Label → text for one body, in display order."""
+    out = {"Level": fmt.level_text(finding)}
+    if finding.is_sacrum:
+        out["Note"] = "sacrum: anchors the numbering, not measured"
+        return out
+    if m is None or not m.measurable:
+        out["Not measurable"] = m.reason if m is not None else "no measurement"
+    else:
+        unit = m.unit
+        out.update({
+            "Ha": f"{fmt.height(m.ha)} {unit}", "Hm": f"{fmt.height(m.hm)} {unit}",
+            "Hp": f"{fmt.height(m.hp)} {unit}",
+            "Ha/Hp (wedge)": fmt.ratio(m.wedge_ratio),
+            "Hm/Hp (biconcave)": fmt.ratio(m.biconcave_ratio),
+            "Hp/neighbours (crush)": fmt.ratio(m.crush_ratio),
+            "Reference height": f"{fmt.height(m.reference_height)} {unit} "
+                                f"({fmt.neighbours(m.reference_levels)})",
+            "Height loss": fmt.percent(m.height_loss) + (
+                f" ({fmt.height(m.height_loss_mm)} mm)" if m.height_loss_mm is not None else ""),
+            "VC": f"{fmt.percent(m.vc)} (vs {fmt.neighbours(m.vc_levels, 'no neighbour')})",
+            "Measured": _decision(int(m.measured_grade), fmt.fracture_type(m.measured_type))
+                        + (" — borderline" if m.borderline else ""),
+        })
+    out["Decided"] = _decision(int(finding.grade), fmt.fracture_type(finding.fracture_type))
+    out["Probability"] = (fmt.probability(finding.fracture_probability)
+                          if finding.fracture_probability is not None else "— (decided by reader)")
+    out["Reader"] = ("added by the reader" if finding.added_by_reader else
+                     "changed by the reader" if finding.reader_edited else "as proposed")
+    if finding.lookalikes:
+        out["Look-alikes"] = ", ".join(sorted(x.value.replace("_", " ") for x in finding.lookalikes))
+    return out
+
+
+_UNMEASURABLE = re.compile(r"^(\S+) not measurable: ")
+
+
+def summarise_flags(warnings: tuple[str, ...]) -> str:
+    """Study flags one per line; per-body "not measurable" lines become one line of levels
+    (each body's reason is in its own detail and the table's tooltip)."""
+    levels = [m.group(1) for w in warnings if (m := _UNMEASURABLE.match(w))]
+    lines = [w for w in warnings if not _UNMEASURABLE.match(w)]
+    if levels:
+        lines.append(f"not measurable: {', '.join(levels)}")
+    return "\n".join(lines) if lines else "none"
+
+
+def study_values(annotation: StudyAnnotation, ms: StudyMeasurements, model_text: str
+                 ) -> dict[str, str]:
+    """Label → text for the study summary."""
+    prov = annotation.provenance
+    status = (f"accepted by {prov.reader}" if prov.source == "reader" and prov.reader
+              else "corrected, not yet accepted" if annotation.reader_edited else "as proposed")
+    return {
+        "SDI": f"{ms.sdi} (measured {ms.sdi_measured})",
+        "Fractures": fmt.fractured_levels(annotation.findings, ms),
+        "Flags": summarise_flags(ms.warnings),
+        "Model": model_text or fmt.DASH,
+        "Status": status,
+    }
+
+
+def _rows(values: dict[str, str], flagged: set[str]) -> str:
+    cells = []
+    for key, text in values.items():
+        colour = f' style="color:{FLAG_COLOUR}"' if key in flagged else ""
+        cells.append(f'<tr><td style="color:#9aa4ae; padding-right:10px">{html.escape(key)}</td>'
+                     f"<td{colour}>{html.escape(text).replace(chr(10), '<br>')}</td></tr>")
+    return "<table cellspacing=2>" + "".join(cells) + "</table>"
+
+
+class DetailPanel(QScrollArea):
+    """Numbers of the selected body and the study (see module docstring)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailPanel")
+        self.setWidgetResizable(True)
+        inner = QWidget(self)
+        self.body_label = QLabel(inner)
+        self.study_label = QLabel(inner)
+        for label in (self.body_label, self.study_label):
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column = QVBoxLayout(inner)
+        column.setContentsMargins(10, 8, 10, 8)
+        column.addWidget(self.body_label)
+        column.addSpacing(6)
+        column.addWidget(self.study_label)
+        column.addStretch(1)
+        self.setWidget(inner)
+        self._body: dict[str, str] = {}
+        self._study: dict[str, str] = {}
+        self.show_study(None, None, None)
+
+    def values(self) -> dict[str, str]:
+        """Everything on display: the body's fields, then the study's."""
+        return {**self._body, **{f"Study {k}": v for k, v in self._study.items()}}
+
+    def show_study(self, annotation: StudyAnnotation | None, ms: StudyMeasurements | None,
+                   selected: str | None, model_text: str = "") -> None:
+        """Show the selected body of ``annotation`` (a hint when none) and the study summary."""
+        if annotation is None or ms is None:
+            self._body, self._study = {}, {}
+            self.body_label.setText("<i>No findings yet. Open an image and analyse it (A).</i>")
+            self.study_label.setText("")
+            return
+        finding = next((f for f in annotation.findings if f.finding_id == selected), None)
+        self._study = study_values(annotation, ms, model_text)
+        flagged = {"Flags"} if ms.warnings else set()
+        self.study_label.setText("<b>Study</b>" + _rows(self._study, flagged))
+        if finding is None:
+            self._body = {}
+            self.body_label.setText("<i>Click a vertebra (or a row of the table) to see its "
+                                    "numbers.</i>")
+            return
+        m = ms.by_id.get(finding.finding_id)
+        self._body = body_values(finding, m)
+        flagged = {"Measured"} if m is not None and m.borderline else set()
+        if fmt.disagrees(finding, m):
+            flagged.add("Decided")
+        self.body_label.setText(f"<b>{html.escape(finding.level)}</b>" + _rows(self._body, flagged))
