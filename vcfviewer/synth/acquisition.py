@@ -33,8 +33,10 @@ class Acquisition:
     electronic_noise: float
     saturation: float
     grid: tuple[float, float, float] | None  # (cycles/px, angle, amplitude)
-    drc_sigma_mm: float
+    drc_sigma_mm: float  # fine equalisation scale (a console's multi-scale processing) ...
     drc_gain: float
+    drc_wide_sigma_mm: float  # ... and a wide one that flattens the tissue-thickness gradient
+    drc_wide_gain: float
     usm_sigma_mm: float
     usm_gain: float
     low_pct: float
@@ -62,10 +64,11 @@ def sample_acquisition(rng: np.random.Generator, options: SynthOptions) -> Acqui
         focal_blur_mm=rng.uniform(0.05, 0.35), detector_blur_mm=rng.uniform(0.06, 0.16),
         electronic_noise=rng.uniform(0.002, 0.03), saturation=rng.uniform(30.0, 400.0),
         grid=grid,
-        drc_sigma_mm=rng.uniform(15.0, 60.0), drc_gain=rng.uniform(0.2, 0.9),
+        drc_sigma_mm=rng.uniform(7.0, 25.0), drc_gain=rng.uniform(0.3, 0.9),
+        drc_wide_sigma_mm=rng.uniform(30.0, 90.0), drc_wide_gain=rng.uniform(0.0, 0.7),
         usm_sigma_mm=rng.uniform(0.8, 4.0), usm_gain=rng.uniform(0.0, 1.2),
         low_pct=rng.uniform(0.2, 4.0), high_pct=rng.uniform(97.0, 99.9),
-        gamma=float(np.exp(rng.normal(0.0, 0.3))), sigmoid=rng.uniform(0.0, 6.0),
+        gamma=float(np.exp(rng.normal(0.2, 0.25))), sigmoid=rng.uniform(0.0, 6.0),
         shutter_black=bool(rng.random() < options.shutter_black_rate),
         roi_window=bool(rng.random() < 0.7),
     )
@@ -164,8 +167,9 @@ def _process(log_image: np.ndarray, acq: Acquisition, spacing: float, field: np.
     region = field & patient if (field & patient).any() else field
     base = float(np.mean(p[region][:: 7])) if region.any() else float(p.mean())
     fill = np.where(field, p, base).astype(np.float32)
-    if acq.drc_gain > 0:
-        fill = fill - acq.drc_gain * (fast_blur(fill, acq.drc_sigma_mm / spacing) - base)
+    for sigma, gain in ((acq.drc_wide_sigma_mm, acq.drc_wide_gain), (acq.drc_sigma_mm, acq.drc_gain)):
+        if gain > 0:
+            fill = fill - gain * (fast_blur(fill, sigma / spacing) - base)
     if acq.usm_gain > 0:
         fill = fill + acq.usm_gain * (fill - fast_blur(fill, acq.usm_sigma_mm / spacing))
     lo, hi = _percentiles(fill[field], acq.low_pct, acq.high_pct)

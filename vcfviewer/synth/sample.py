@@ -25,7 +25,7 @@ from vcfviewer.synth.simulate import SyntheticStudy, simulate
 
 SAMPLE_SPACING = 0.2
 SAMPLE_MAX_ROWS = 1600
-_SEARCH = 400
+_SEARCH = 2000
 
 
 def _fractured(film: PlannedFilm) -> list:
@@ -76,13 +76,19 @@ SAMPLE_FILMS: tuple[SampleFilm, ...] = (
 )
 
 
+def _uncollimated(film: PlannedFilm) -> bool:
+    rows, cols = film.fov.rows, film.fov.cols
+    return bool(np.array_equal(film.fov.field, [[-1.0, -1.0], [cols, -1.0], [cols, rows], [-1.0, rows]]))
+
+
 def _looks_clear(seed: int, options: SynthOptions) -> bool:
     """The exposure draws of attempt 0 (same stream as ``simulate``) give a film a reader can read."""
     r = np.random.default_rng([seed, 0, 2])
     r.random(), r.random()  # facing, MONOCHROME1: fixed by the options here
     acq = sample_acquisition(r, options)
-    return (acq.roi_window and 0.75 <= acq.gamma <= 1.3 and acq.drc_gain >= 0.4
-            and acq.scatter <= 2.0 and acq.sigmoid <= 4.0 and acq.usm_gain >= 0.3)
+    return (acq.roi_window and 1.0 <= acq.gamma <= 1.5 and acq.drc_gain >= 0.5
+            and acq.drc_sigma_mm <= 18.0 and acq.scatter <= 1.5 and acq.sigmoid <= 4.0
+            and acq.usm_gain >= 0.3)
 
 
 def find_seed(film: SampleFilm) -> int:
@@ -90,7 +96,7 @@ def find_seed(film: SampleFilm) -> int:
     for seed in range(film.start_seed, film.start_seed + _SEARCH):
         planned = plan_film(np.random.default_rng([seed, 0, 0]), film.options)
         if (planned is not None and planned.fov.rows <= SAMPLE_MAX_ROWS and film.wanted(planned)
-                and _looks_clear(seed, film.options)):
+                and _uncollimated(planned) and _looks_clear(seed, film.options)):
             return seed
     raise SynthError(f"{film.name}: no suitable seed in {_SEARCH} tries")
 
