@@ -145,7 +145,9 @@ def _spine_roi(labels: np.ndarray, spacing: float) -> np.ndarray:
 
 
 def _findings(film: PlannedFilm, labels: np.ndarray, clipped: set[str], seed: int,
-              mirror: bool) -> list[VertebraFinding]:
+              mirror: bool) -> list[VertebraFinding] | None:
+    """Findings in label order; None when a vertebra lost all its pixels (then retry the film,
+    since its neighbours' truth was solved with it)."""
     cols = film.fov.cols
     out = []
     for k, level in enumerate(film.included, start=1):
@@ -153,7 +155,9 @@ def _findings(film: PlannedFilm, labels: np.ndarray, clipped: set[str], seed: in
         plan = shape.body.plan
         rows_any = np.flatnonzero((labels == k).any(axis=1))
         if rows_any.size == 0:
-            continue
+            if level != "S1":
+                return None
+            continue  # S1 is last: no later label shifts
         r0, r1 = rows_any[0], rows_any[-1] + 1
         band = labels[r0:r1] == k
         cols_any = np.flatnonzero(band.any(axis=0))
@@ -195,6 +199,8 @@ def _attempt(seed: int, attempt: int, options: SynthOptions) -> SyntheticStudy |
     o = rngs["overlay"]
     text = acq_mod.burn_text(image, o, film.fov.spacing) if o.random() < options.text_rate else []
     findings = _findings(film, labels, rendered.clipped, seed, mirror=not facing_left)
+    if findings is None:
+        return None
     meta = {
         "seed": seed, "attempt": attempt, "facing": "left" if facing_left else "right",
         "monochrome1": mono1, "spacing_mm": film.fov.spacing, "top_level": film.top_level,
