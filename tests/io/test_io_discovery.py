@@ -31,7 +31,7 @@ def _study_folder(root: Path) -> dict[str, Path]:
     cr = write_dicom(root / "p2" / "deep" / "lat.dcm", np.zeros((6, 5), np.uint16),
                      PatientID="PID-2", PatientName="Other^Person", ImagerPixelSpacing=[0.2, 0.2],
                      EstimatedRadiographicMagnificationFactor=1.1, SeriesDescription="L-spine lat")
-    (root / "notes.txt").write_text("not an image")
+    (root / "notes.bin").write_text("not an image")
     (root / "empty.dcm").write_bytes(b"")
     (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     Image.fromarray(np.zeros((7, 9), np.uint8)).save(root / "film.png")
@@ -66,7 +66,7 @@ def test_junk_files_become_problems_and_the_scan_goes_on(tmp_path: Path) -> None
     _study_folder(tmp_path)
     result = scan_sync(tmp_path)
     reasons = {Path(p.path).name: p.reason for p in result.problems}
-    assert reasons == {"notes.txt": "not a DICOM file", "empty.dcm": "empty file"}
+    assert reasons == {"notes.bin": "not a DICOM file", "empty.dcm": "empty file"}
     assert result.files_seen == 9  # 3 CT + SR + CR + txt + empty + PNG + NIfTI; hidden skipped
 
 
@@ -156,3 +156,15 @@ def test_broken_dicomdir_falls_back_to_its_folder(tmp_path: Path) -> None:
     result = scan_sync(tmp_path / "DICOMDIR")
     assert len(result.all_series()) == 1
     assert "scanning its folder instead" in result.problems[0].reason
+
+
+def test_text_sidecars_and_hidden_files_are_skipped_silently(tmp_path) -> None:
+    from vcfviewer.io.discovery import scan_sync
+
+    (tmp_path / "truth").mkdir()
+    (tmp_path / "truth" / "film.json").write_text("{}")
+    (tmp_path / "film.findings.csv").write_text("level\n")
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / "junk.bin").write_bytes(b"not dicom at all")
+    result = scan_sync(tmp_path)
+    assert [p.path for p in result.problems] == [str(tmp_path / "junk.bin")]

@@ -138,6 +138,17 @@ class _Tree:
     seen: int = 0
 
 
+# Sidecars that sit beside studies (our own annotation JSON/CSV exports, ground truth, notes) are
+# not images: listing each as "not a DICOM file" would bury the real problems.
+SIDECAR_SUFFIXES = frozenset({".json", ".csv", ".tsv", ".txt", ".md", ".html", ".xml", ".pdf",
+                              ".log", ".py"})
+
+
+def _is_sidecar(path: str) -> bool:
+    name = os.path.basename(path)
+    return name.startswith(".") or os.path.splitext(name)[1].lower() in SIDECAR_SUFFIXES
+
+
 def _walk(root: str, problems: list[FileProblem]) -> Iterator[str]:
     """Files under ``root`` in a stable order; unreadable folders become problems."""
     def on_error(exc: OSError) -> None:
@@ -410,8 +421,8 @@ def scan(path: str | os.PathLike[str]) -> Job[ScanResult]:
     yield Progress("scan", math.nan, "finding files")
     targets = _targets(root, tree)
     for i, target in enumerate(targets):
-        if os.path.basename(target).startswith("."):
-            continue  # hidden files (.DS_Store, editor droppings) are not studies
+        if _is_sidecar(target) and target != root:
+            continue  # hidden files and text sidecars are not studies (a file named directly is)
         _examine(target, tree)
         if i % _PROGRESS_EVERY == 0:
             yield Progress("scan", i / max(1, len(targets)), f"scanned {i}/{len(targets)} files")
