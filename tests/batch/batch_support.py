@@ -1,4 +1,4 @@
-"""Test data for the batch, privacy and robustness tests: tiny DX files, a CT stack, a tiny model."""
+"""Test data for batch, privacy and robustness tests: tiny DX films, a CT stack, a tiny model."""
 
 from __future__ import annotations
 

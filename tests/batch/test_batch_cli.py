@@ -1,4 +1,4 @@
-"""``vcfviewer analyze`` end to end: summary, errors, resume, exit codes, runners, de-identification."""
+"""``vcfviewer analyze`` end to end: summary, errors, resume, exit codes, runners, de-identified."""
 
 from __future__ import annotations
 
