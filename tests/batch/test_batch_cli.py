@@ -164,3 +164,21 @@ def test_unreachable_scheduler_is_a_configuration_error(tmp_path: Path, models_e
     write_dx(tmp_path / "in" / "a.dcm")
     assert main(["analyze", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
                  "--scheduler", f"tcp://127.0.0.1:{port}", "--quiet"]) == 2
+
+
+def test_an_unusable_device_stops_the_batch_with_status_2(tmp_path: Path, models_env: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from vcfviewer.batch.task import clear_model_cache
+
+    clear_model_cache()
+    write_dx(tmp_path / "in" / "a.dcm", seed=1)
+    write_dx(tmp_path / "in" / "b.dcm", seed=2)
+    assert main(["analyze", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                 "--workers", "0", "--device", "cuda", "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exit_status"] == 2 and doc["not_run"] == 1  # stopped after the first study
+    assert doc["errors"][0]["stage"] == "model"

@@ -48,8 +48,9 @@ def register(subparsers: Any) -> None:
                    help="run on a Dask distributed cluster (e.g. tcp://host:8786)")
     p.add_argument("--threshold-preset", default="balanced", choices=("balanced", "high_ppv"))
     p.add_argument("--deidentify", action="store_true",
-                   help="remove patient identifiers from every export (see vcfviewer.batch."
-                        "deidentify for what is kept)")
+                   help="no patient identifiers in any export: names, IDs, birth date, "
+                        "accession, institution, free text and source paths removed; UIDs, "
+                        "sex, age and study dates kept (vcfviewer.batch.deidentify)")
     p.add_argument("--formats", default=",".join(BATCH_FORMATS),
                    help="comma-separated export formats (json,csv,sr,seg,key_image,"
                         "training_set; default %(default)s)")
@@ -209,7 +210,8 @@ def _report(args: argparse.Namespace, options: "BatchOptions", plan: "Plan",
     if args.json:
         print(json.dumps({"out": str(options.out_dir), "counts": summary.counts(rows),
                           "not_run": not_run, "ignored_files": plan.ignored,
-                          "excluded_files": plan.excluded,
+                          "excluded_files": plan.excluded, "files_seen": plan.files_seen,
+                          "files_accounted": plan.files,
                           "studies": [summary.summary_row(r) for r in rows],
                           "errors": summary.error_rows(rows, plan.issues),
                           "exit_status": status}, indent=2))
