@@ -78,11 +78,24 @@ def shipped_model_card():
         pytest.skip(f"no shipped model: {exc}")
 
 
-def make_tiny_model(folder: Path) -> Path:
-    """An untrained toy-size model (weights + card) in ``folder``."""
-    from vcfviewer.training.trainer import TrainConfig, Trainer
+def model_for_tests():
+    """A ModelHolder: the shipped model when there is one, else tiny untrained networks run by
+    the same ``Analyzer`` code (for tests about threads and cancelling, not about findings)."""
+    from vcfviewer.gui.review.analysis import ModelHolder
+    from vcfviewer.models.registry import list_models
 
-    cfg = TrainConfig(out_dir=folder, work_dir=folder / "work", film_size=64, body_size=32,
-                      film_widths=(4, 8, 16), body_widths=(4, 8, 16), quiet=True,
-                      model_id="vcf-lateral", threads=1)
-    return Trainer(cfg).export({"balanced": 0.5, "high_ppv": 0.8}, {}, {})
+    if list_models():
+        return ModelHolder()
+
+    def tiny(_model_id, preset):
+        from vcfviewer.models.inference import Analyzer, build_networks
+        from vcfviewer.models.registry import ModelCard
+
+        spec = {"film_size": 64, "film_widths": [4, 8, 16], "body_size": 32,
+                "body_widths": [4, 8, 16], "crop_side_factor": 2.0, "fusion_weight": 0.5}
+        card = ModelCard(id="tiny", version="0", task="test", weights_file="tiny.safetensors",
+                         sha256="0" * 64, input=spec, classes={},
+                         thresholds={"balanced": 0.5, "high_ppv": 0.8})
+        return Analyzer.from_networks(card, *build_networks(spec), threshold_preset=preset)
+
+    return ModelHolder(factory=tiny)

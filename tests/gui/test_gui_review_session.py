@@ -177,7 +177,7 @@ def test_overlay_toggles_colour_scheme_and_opacity_are_kept(qtbot, reviewing):
     window.actions["toggle_marks"].trigger()
     assert not overlay.is_visible("handles") and not overlay.is_visible("heights")
     window.actions["toggle_labels"].trigger()
-    assert not overlay.is_visible("labels")
+    assert not overlay.is_visible("labels") and not controller.legend.label.isVisible()
     window.actions["colour_by_grade"].trigger()
     assert window.overlay_controls.scheme == "grade"
     assert window.settings.value(KEY_SCHEME) == "grade"

@@ -28,7 +28,8 @@ from vcfviewer.gui.review.saving import SaveFlow
 
 __all__ = ["install_review", "ReviewController"]
 
-FINDINGS_DOCK_WIDTH = 560
+FINDINGS_DOCK_WIDTH = 540
+BROWSER_WIDTH = 270
 
 
 def install_review(window: QMainWindow, model: ModelHolder | None = None,
@@ -56,7 +57,9 @@ def install_review(window: QMainWindow, model: ModelHolder | None = None,
     from vcfviewer.gui.settings import KEY_STATE
 
     if not window.restoreState(window.settings.value(KEY_STATE) or b""):
-        window.resizeDocks([window.findings_dock], [FINDINGS_DOCK_WIDTH], Qt.Orientation.Horizontal)
+        # First start: the film gets the width; the browser is only needed to pick a series.
+        window.resizeDocks([window.browser_dock, window.findings_dock],
+                           [BROWSER_WIDTH, FINDINGS_DOCK_WIDTH], Qt.Orientation.Horizontal)
     _set_device_placeholder(window)
     controller.refresh()
     if offer_recovery:
@@ -119,7 +122,7 @@ def _connect_actions(window: Any, c: ReviewController) -> None:
     actions["cancel_job"].triggered.connect(c.cancel_tools)
     _toggle(actions["toggle_masks"], lambda on: c.set_group_visible(("masks",), on))
     _toggle(actions["toggle_marks"], lambda on: c.set_group_visible(MARK_GROUPS, on))
-    _toggle(actions["toggle_labels"], lambda on: c.set_group_visible(("labels",), on))
+    _toggle(actions["toggle_labels"], c.set_labels_visible)
     actions["colour_by_grade"].setChecked(c.prefs.colour_scheme == "grade")
     actions["colour_by_grade"].toggled.connect(
         lambda on: apply_scheme(window, c, "grade" if on else "level"))

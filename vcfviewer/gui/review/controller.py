@@ -22,7 +22,7 @@ from vcfviewer.core.session import EditError, ReviewSession
 from vcfviewer.gui.review import geometry
 from vcfviewer.gui.review.analysis import AnalysisResult, ModelHolder
 from vcfviewer.gui.review.handles import HandleSet
-from vcfviewer.gui.review.overlays import MARK_GROUPS, Legend, OverlayPainter
+from vcfviewer.gui.review.overlays import Legend, OverlayPainter
 from vcfviewer.gui.review.placing import AddBodyTool
 from vcfviewer.gui.review.prefs import ReviewPrefs, load_prefs, save_prefs
 from vcfviewer.gui.review.storage import image_ref_for
@@ -417,8 +417,14 @@ class ReviewController(QObject):
         for name in groups:
             self.view.overlay.set_visible(name, visible)
 
-    def set_marks_visible(self, visible: bool) -> None:
-        self.set_group_visible(MARK_GROUPS, visible)
+    def set_labels_visible(self, visible: bool) -> None:
+        """Level labels, badges and the legend (L)."""
+        self.set_group_visible(("labels",), visible)
+        self.legend.enabled = visible
+        if visible and self._on_screen():
+            self.legend.show_for(self.prefs.colour_scheme)
+        else:
+            self.legend.hide()
 
     def set_scheme(self, scheme: str) -> None:
         """Colour bodies by "level" or "grade" (remembered)."""

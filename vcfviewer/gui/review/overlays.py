@@ -58,13 +58,6 @@ def _segments(findings: list[VertebraFinding], pairs: tuple[tuple[int, int], ...
     return stacked[:, 0], stacked[:, 1]
 
 
-def _pairs_item(findings: list[VertebraFinding], pairs: tuple[tuple[int, int], ...],
-                colour: str, width: float) -> pg.PlotCurveItem:
-    # One item for every segment of every body: cheap to redraw on each drag step.
-    xs, ys = _segments(findings, pairs)
-    return pg.PlotCurveItem(xs, ys, connect="pairs", pen=pg.mkPen(QColor(colour), width=width))
-
-
 ENDPLATES = ((0, 1), (1, 2), (3, 4), (4, 5))
 HEIGHTS = tuple(HEIGHT_PAIRS.values())
 
@@ -87,74 +80,110 @@ def label_html(finding: VertebraFinding, measurement: VertebraMeasurement | None
 
 
 class OverlayPainter:
-    """Keeps the overlay groups in step with an annotation (see module docstring)."""
+    """Keeps the overlay groups in step with an annotation (see module docstring).
+
+    Lines live in a few long-lived curve items whose data is replaced, and labels are updated in
+    place, so one drag step costs a handful of setData calls instead of rebuilding the scene.
+    """
 
     def __init__(self, layer: OverlayLayer) -> None:
         self.layer = layer
         for name in GROUPS:
             layer.set_items(name, [])
         self._signatures: dict[str, Hashable] = {}
+        self._curves: dict[str, list[pg.PlotCurveItem]] = {}
         self.label_items: dict[str, pg.TextItem] = {}
+        self._label_specs: dict[str, tuple] = {}
+        self._mask_count = 0
 
     def clear(self) -> None:
         """Remove every review mark (handles and placing guides are their tools' business)."""
         for name in ("masks", "outlines", "heights", "selection", "labels"):
             self.layer.clear(name)
         self._signatures.clear()
-        self.label_items = {}
+        self.label_items, self._label_specs = {}, {}
+        self._mask_count = 0
 
     def draw(self, annotation: StudyAnnotation, ms: StudyMeasurements, selected: str | None,
              scheme: str) -> None:
         """Bring every group up to date; groups that did not change are not touched."""
         self._draw_masks(annotation, scheme)
         findings = [f for f in annotation.findings if f.landmarks is not None]
-        self._maybe("outlines", tuple(_points_key(f) for f in findings),
-                    lambda: [_pairs_item(findings, ENDPLATES, ENDPLATE_COLOUR, 1.2)])
-        self._maybe("heights", tuple(_points_key(f) for f in findings),
-                    lambda: [_pairs_item(findings, HEIGHTS, HEIGHT_COLOUR, 1.4)])
+        points = tuple(_points_key(f) for f in findings)
+        if self._changed("lines", points):
+            self._curve("outlines", 0, ENDPLATE_COLOUR, 1.2).setData(
+                *_segments(findings, ENDPLATES), connect="pairs")
+            self._curve("heights", 0, HEIGHT_COLOUR, 1.4).setData(
+                *_segments(findings, HEIGHTS), connect="pairs")
         chosen = next((f for f in annotation.findings if f.finding_id == selected), None)
-        self._maybe("selection", None if chosen is None else _points_key(chosen),
-                    lambda: _selection_items(chosen, annotation))
+        if self._changed("selection", None if chosen is None else _points_key(chosen)):
+            self._draw_selection(chosen, annotation)
         self._draw_labels(annotation, ms, selected, scheme)
 
-    def _maybe(self, group: str, signature: Hashable, build) -> None:
-        if self._signatures.get(group, object()) == signature:
-            return
-        self._signatures[group] = signature
-        self.layer.set_items(group, build())
+    def _changed(self, key: str, signature: Hashable) -> bool:
+        # Items the image view cleared (a new image) count as changed.
+        if self._signatures.get(key, object()) == signature and self._intact(key):
+            return False
+        self._signatures[key] = signature
+        return True
+
+    def _intact(self, key: str) -> bool:
+        if key == "masks":
+            return len(self.layer.items("masks")) == self._mask_count
+        groups = {"lines": ("outlines", "heights"), "selection": ("selection",)}[key]
+        return all(any(c is i for i in self.layer.items(g))
+                   for g in groups for c in self._curves.get(g, []))
+
+    def _curve(self, group: str, index: int, colour: str, width: float) -> pg.PlotCurveItem:
+        curves = self._curves.setdefault(group, [])
+        while len(curves) <= index:
+            curves.append(pg.PlotCurveItem())
+        curve = curves[index]
+        curve.setPen(pg.mkPen(QColor(colour), width=width))
+        if not any(curve is item for item in self.layer.items(group)):
+            self.layer.set_items(group, curves)
+        return curve
+
+    def _draw_selection(self, finding: VertebraFinding | None, annotation: StudyAnnotation) -> None:
+        outline_xy, heights_xy = _selection_data(finding, annotation)
+        self._curve("selection", 0, SELECTED_COLOUR, 2.5).setData(*outline_xy)
+        self._curve("selection", 1, SELECTED_COLOUR, 2.0).setData(*heights_xy, connect="pairs")
 
     def _draw_masks(self, annotation: StudyAnnotation, scheme: str) -> None:
-        shape = (annotation.image.rows, annotation.image.columns)
         signature = tuple((_mask_key(f), body_colour(f, scheme)) for f in annotation.findings)
-
-        def build() -> list:
-            items = []
-            for finding in annotation.findings:
-                crop = body_masks.finding_crop(finding, shape)
-                if crop is not None and crop[2].size:
-                    top, left, mask = crop
-                    colour = qcolor(body_colour(finding, scheme))
-                    items.append(mask_item(mask, top, left, colour, alpha=1.0))
-            return items
-
-        self._maybe("masks", signature, build)
+        if not self._changed("masks", signature):
+            return
+        shape = (annotation.image.rows, annotation.image.columns)
+        items = []
+        for finding in annotation.findings:
+            crop = body_masks.finding_crop(finding, shape)
+            if crop is not None and crop[2].size:
+                top, left, mask = crop
+                colour = qcolor(body_colour(finding, scheme))
+                items.append(mask_item(mask, top, left, colour, alpha=1.0))
+        self.layer.set_items("masks", items)
+        self._mask_count = len(items)
 
     def _draw_labels(self, annotation: StudyAnnotation, ms: StudyMeasurements,
                      selected: str | None, scheme: str) -> None:
         left = geometry.anterior_is_left(annotation)
-        specs = []
+        specs: dict[str, tuple] = {}
         for finding in annotation.findings:
             anchor = geometry.label_anchor(finding, left)
             if anchor is not None:
                 text = label_html(finding, ms.by_id.get(finding.finding_id), scheme)
-                specs.append((finding.finding_id, text, anchor, finding.finding_id == selected))
-        signature = (left, tuple((fid, text, round(x, 1), round(y, 1), sel)
-                                 for fid, text, (x, y), sel in specs))
-        if self._signatures.get("labels", object()) == signature:
-            return
-        self._signatures["labels"] = signature
-        self.label_items = {fid: _label(text, anchor, left, sel) for fid, text, anchor, sel in specs}
-        self.layer.set_items("labels", list(self.label_items.values()))
+                specs[finding.finding_id] = (text, anchor, left, finding.finding_id == selected)
+        present = self.layer.items("labels")
+        cleared = bool(self.label_items) and not any(
+            item is next(iter(self.label_items.values())) for item in present)
+        if set(specs) != set(self.label_items) or cleared:
+            self.label_items = {fid: _label(*spec) for fid, spec in specs.items()}
+            self.layer.set_items("labels", list(self.label_items.values()))
+        else:
+            for fid, spec in specs.items():
+                if spec != self._label_specs.get(fid):
+                    _update_label(self.label_items[fid], *spec)
+        self._label_specs = specs
 
 
 def _points_key(finding: VertebraFinding) -> Hashable:
@@ -169,58 +198,60 @@ def _mask_key(finding: VertebraFinding) -> Hashable:
     return _points_key(finding)
 
 
-def _selection_items(finding: VertebraFinding | None, annotation: StudyAnnotation) -> list:
+def _selection_data(finding: VertebraFinding | None, annotation: StudyAnnotation
+                    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(outline x, y) and (height segments x, y) of the selected body; empty when none."""
+    empty = (np.zeros(0), np.zeros(0))
     if finding is None:
-        return []
+        return empty, empty
     polygon = geometry.outline(finding)
     if polygon is None:
         crop = body_masks.finding_crop(finding, (annotation.image.rows, annotation.image.columns))
         if crop is None:
-            return []
+            return empty, empty
         top, left, mask = crop
-        polygon = np.array([[left, top], [left + mask.shape[1], top],
-                            [left + mask.shape[1], top + mask.shape[0]], [left, top + mask.shape[0]]],
+        h, w = mask.shape
+        polygon = np.array([[left, top], [left + w, top], [left + w, top + h], [left, top + h]],
                            dtype=float)
     closed = np.vstack([polygon, polygon[:1]])
-    pen = pg.mkPen(QColor(SELECTED_COLOUR), width=2.5)
-    items = [pg.PlotCurveItem(closed[:, 0], closed[:, 1], pen=pen)]
-    if finding.landmarks is not None:
-        xs, ys = _segments([finding], HEIGHTS)
-        items.append(pg.PlotCurveItem(xs, ys, connect="pairs",
-                                      pen=pg.mkPen(QColor(SELECTED_COLOUR), width=2.0)))
-    return items
+    heights = _segments([finding], HEIGHTS) if finding.landmarks is not None else empty
+    return (closed[:, 0], closed[:, 1]), heights
 
 
 def _label(text: str, anchor: tuple[float, float], left: bool, selected: bool) -> pg.TextItem:
-    border = pg.mkPen(QColor(SELECTED_COLOUR), width=1.5) if selected else None
-    item = pg.TextItem(html=text, anchor=(1.0, 0.5) if left else (0.0, 0.5),
-                       fill=pg.mkBrush(0, 0, 0, 170), border=border)
+    item = pg.TextItem(anchor=(1.0, 0.5) if left else (0.0, 0.5), fill=pg.mkBrush(0, 0, 0, 170))
     font = QFont()
     font.setPointSize(LABEL_POINT_SIZE)
     item.setFont(font)
-    item.setPos(float(anchor[0]), float(anchor[1]))
+    _update_label(item, text, anchor, left, selected)
     return item
 
 
+def _update_label(item: pg.TextItem, text: str, anchor: tuple[float, float], left: bool,
+                  selected: bool) -> None:
+    item.setHtml(text)
+    item.setAnchor((1.0, 0.5) if left else (0.0, 0.5))
+    item.border = pg.mkPen(QColor(SELECTED_COLOUR), width=1.5) if selected else pg.mkPen(None)
+    item.setPos(float(anchor[0]), float(anchor[1]))
+    item.update()
+
+
 def legend_html(scheme: str) -> str:
-    """The legend's rich text for a colour scheme."""
-    rows = []
-    if scheme == "grade":
-        for grade, name in GRADE_NAMES.items():
-            colour = QColor(*GRADE_COLOURS[grade]).name()
-            rows.append(f'<span style="color:{colour}">■</span> {grade} {name}')
-        rows.append("Body colour = decided Genant grade")
-    else:
-        rows.append("Body colour = level")
+    """The legend's rich text for a colour scheme (kept to three short lines: it sits on the
+    view, and the film matters more than the key to it)."""
     badge = QColor(*GRADE_COLOURS[2]).name()
-    rows += [
-        f'<span style="background-color:{badge}; color:#000">&nbsp;2&nbsp;</span> decided grade'
-        " · <b>?</b> borderline (±3 % of a cut-off)",
-        f'<span style="color:{HEIGHT_COLOUR}">│</span> Ha Hm Hp heights'
-        f' · <span style="color:{ENDPLATE_COLOUR}">─</span> endplates',
-        "✎ changed by reader · ⚠ not measurable",
-    ]
-    return "<br>".join(rows)
+    if scheme == "grade":
+        swatches = " ".join(f'<span style="color:{QColor(*GRADE_COLOURS[g]).name()}">■</span>{g}'
+                            for g in GRADE_NAMES)
+        first = f"Colour = decided grade {swatches}"
+    else:
+        first = "Colour = level"
+    return "<br>".join([
+        first + f' · <span style="background-color:{badge}; color:#000">&nbsp;2&nbsp;</span>'
+        " grade, <b>?</b> borderline",
+        f'<span style="color:{HEIGHT_COLOUR}">│</span> Ha Hm Hp · '
+        f'<span style="color:{ENDPLATE_COLOUR}">─</span> endplates · ✎ edited · ⚠ not measurable',
+    ])
 
 
 class Legend(QObject):
@@ -238,15 +269,19 @@ class Legend(QObject):
         self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.label.setStyleSheet("QLabel#reviewLegend { background: rgba(10, 12, 14, 190);"
                                  " color: #d8dde3; border: 1px solid #353b43;"
-                                 " border-radius: 4px; padding: 5px 8px; font-size: 9pt; }")
+                                 " border-radius: 4px; padding: 3px 6px; font-size: 8pt; }")
         self.label.hide()
+        self.enabled = True  # follows the labels toggle (L)
         host.installEventFilter(self)
 
     def show_for(self, scheme: str) -> None:
-        """Show the legend of ``scheme``."""
-        self.label.setText(legend_html(scheme))
-        self.label.show()
-        self.place()
+        """Show the legend of ``scheme`` (unless the reader hid the labels)."""
+        text = legend_html(scheme)
+        if self.label.text() != text:
+            self.label.setText(text)
+        if self.enabled and not self.label.isVisible():
+            self.label.show()
+            self.place()
 
     def hide(self) -> None:
         self.label.hide()

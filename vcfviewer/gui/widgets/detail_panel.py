@@ -8,17 +8,17 @@ whether the reader changed the body; below, the study: SDI, fractures, level-cou
 
 from __future__ import annotations
 
-import html
 import re
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
 from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement
 from vcfviewer.gui.review import formatting as fmt
 
 FLAG_COLOUR = "#ffb000"
+KEY_COLOUR = "#9aa4ae"
 
 
 def _decision(grade: int, ftype: str) -> str:
@@ -88,13 +88,51 @@ def study_values(annotation: StudyAnnotation, ms: StudyMeasurements, model_text:
     }
 
 
-def _rows(values: dict[str, str], flagged: set[str]) -> str:
-    cells = []
-    for key, text in values.items():
-        colour = f' style="color:{FLAG_COLOUR}"' if key in flagged else ""
-        cells.append(f'<tr><td style="color:#9aa4ae; padding-right:10px">{html.escape(key)}</td>'
-                     f"<td{colour}>{html.escape(text).replace(chr(10), '<br>')}</td></tr>")
-    return "<table cellspacing=2>" + "".join(cells) + "</table>"
+class _Form(QWidget):
+    """A titled list of "label  value" rows in plain-text labels, updated in place (a drag step
+    changes a few numbers; re-laying out rich text on every step would stall the drag)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.title = QLabel(self)
+        self.title.setObjectName("detailTitle")
+        self.title.setStyleSheet("QLabel#detailTitle { font-weight: bold; font-size: 11pt; }")
+        self.form = QFormLayout()
+        self.form.setContentsMargins(0, 2, 0, 0)
+        self.form.setHorizontalSpacing(12)
+        self.form.setVerticalSpacing(3)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.title)
+        column.addLayout(self.form)
+        self._keys: list[str] = []
+        self._values: list[QLabel] = []
+
+    def show_values(self, title: str, values: dict[str, str], flagged: set[str]) -> None:
+        """Show ``values``; rows are rebuilt only when the set of labels changes."""
+        self.title.setText(title)
+        keys = list(values)
+        if keys != self._keys:
+            while self.form.rowCount():
+                self.form.removeRow(0)
+            self._values = []
+            for key in keys:
+                name = QLabel(key, self)
+                name.setStyleSheet(f"color: {KEY_COLOUR};")
+                value = QLabel(self)
+                value.setWordWrap(True)
+                value.setTextFormat(Qt.TextFormat.PlainText)
+                value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                self.form.addRow(name, value)
+                self._values.append(value)
+            self._keys = keys
+        for key, label in zip(keys, self._values, strict=True):
+            if label.text() != values[key]:
+                label.setText(values[key])
+            style = f"color: {FLAG_COLOUR};" if key in flagged else ""
+            if label.styleSheet() != style:
+                label.setStyleSheet(style)
 
 
 class DetailPanel(QScrollArea):
@@ -105,18 +143,17 @@ class DetailPanel(QScrollArea):
         self.setObjectName("detailPanel")
         self.setWidgetResizable(True)
         inner = QWidget(self)
-        self.body_label = QLabel(inner)
-        self.study_label = QLabel(inner)
-        for label in (self.body_label, self.study_label):
-            label.setTextFormat(Qt.TextFormat.RichText)
-            label.setWordWrap(True)
-            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hint = QLabel(inner)
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet(f"color: {KEY_COLOUR}; font-style: italic;")
+        self.body_form = _Form(inner)
+        self.study_form = _Form(inner)
         column = QVBoxLayout(inner)
         column.setContentsMargins(10, 8, 10, 8)
-        column.addWidget(self.body_label)
-        column.addSpacing(6)
-        column.addWidget(self.study_label)
+        column.addWidget(self.hint)
+        column.addWidget(self.body_form)
+        column.addSpacing(8)
+        column.addWidget(self.study_form)
         column.addStretch(1)
         self.setWidget(inner)
         self._body: dict[str, str] = {}
@@ -132,21 +169,29 @@ class DetailPanel(QScrollArea):
         """Show the selected body of ``annotation`` (a hint when none) and the study summary."""
         if annotation is None or ms is None:
             self._body, self._study = {}, {}
-            self.body_label.setText("<i>No findings yet. Open an image and analyse it (A).</i>")
-            self.study_label.setText("")
+            self._set_hint("No findings yet. Open an image and analyse it (A).")
+            self.body_form.hide()
+            self.study_form.hide()
             return
-        finding = next((f for f in annotation.findings if f.finding_id == selected), None)
         self._study = study_values(annotation, ms, model_text)
-        flagged = {"Flags"} if ms.warnings else set()
-        self.study_label.setText("<b>Study</b>" + _rows(self._study, flagged))
+        self.study_form.show_values("Study", self._study, {"Flags"} if ms.warnings else set())
+        self.study_form.show()
+        finding = next((f for f in annotation.findings if f.finding_id == selected), None)
         if finding is None:
             self._body = {}
-            self.body_label.setText("<i>Click a vertebra (or a row of the table) to see its "
-                                    "numbers.</i>")
+            self._set_hint("Click a vertebra (or a row of the table) to see its numbers.")
+            self.body_form.hide()
             return
         m = ms.by_id.get(finding.finding_id)
         self._body = body_values(finding, m)
         flagged = {"Measured"} if m is not None and m.borderline else set()
         if fmt.disagrees(finding, m):
             flagged.add("Decided")
-        self.body_label.setText(f"<b>{html.escape(finding.level)}</b>" + _rows(self._body, flagged))
+        self._set_hint("")
+        self.body_form.show_values(finding.level, self._body, flagged)
+        self.body_form.show()
+
+    def _set_hint(self, text: str) -> None:
+        if self.hint.text() != text:
+            self.hint.setText(text)
+        self.hint.setVisible(bool(text))

@@ -70,7 +70,9 @@ class FindingsTable(QTableWidget):
         self.setShowGrid(False)
         self.setWordWrap(False)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Sized to contents when rows are rebuilt, not on every cell change: a drag step must not
+        # re-measure the whole table.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         self.verticalHeader().setDefaultSectionSize(22)
         # Compact: thirteen columns must fit a side dock beside a tall lateral film.
@@ -115,7 +117,8 @@ class FindingsTable(QTableWidget):
         if ms.unit != self._unit:
             self._set_headers(ms.unit)
         ids = [f.finding_id for f in annotation.findings]
-        if ids != self._ids:
+        rebuilt = ids != self._ids
+        if rebuilt:
             self.setRowCount(len(ids))
             self._texts = [()] * len(ids)
             self._ids = ids
@@ -125,20 +128,24 @@ class FindingsTable(QTableWidget):
             if texts != self._texts[row]:
                 self._write_row(row, finding, m, texts)
                 self._texts[row] = texts
+        if rebuilt:
+            self.resizeColumnsToContents()
 
     def _write_row(self, row: int, finding: VertebraFinding, m: VertebraMeasurement | None,
                    texts: tuple[str, ...]) -> None:
-        background = _row_background(finding)
+        background = _row_background(finding) or QBrush()
         for column, text in enumerate(texts):
-            item = QTableWidgetItem(text)
-            key = COLUMNS[column][0]
-            align = Qt.AlignmentFlag.AlignLeft if key in ("level", "type", "edited") else \
-                Qt.AlignmentFlag.AlignRight
-            item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
-            if background is not None:
-                item.setBackground(background)
-            _style_cell(item, key, finding, m)
-            self.setItem(row, column, item)
+            item = self.item(row, column)
+            if item is None:
+                item = QTableWidgetItem()
+                key = COLUMNS[column][0]
+                align = Qt.AlignmentFlag.AlignLeft if key in ("level", "type", "edited") else \
+                    Qt.AlignmentFlag.AlignRight
+                item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(row, column, item)
+            item.setText(text)
+            item.setBackground(background)
+            _style_cell(item, COLUMNS[column][0], finding, m)
 
     def select_finding(self, finding_id: str | None) -> None:
         """Select the row of ``finding_id`` (None clears the selection) without announcing it."""
@@ -171,6 +178,12 @@ def _row_background(finding: VertebraFinding) -> QBrush | None:
 
 def _style_cell(item: QTableWidgetItem, key: str, finding: VertebraFinding,
                 m: VertebraMeasurement | None) -> None:
+    # Items are reused across updates: reset what an earlier state may have set.
+    item.setForeground(QBrush())
+    item.setToolTip("")
+    font = QFont(item.font())
+    font.setBold(False)
+    item.setFont(font)
     if m is not None and not m.measurable and not finding.is_sacrum:
         item.setForeground(MUTED_COLOUR)
         item.setToolTip(f"Not measurable: {m.reason}")
