@@ -46,7 +46,7 @@ def review_window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model=
 
     monkeypatch.setenv("VCFVIEWER_HOME", str(tmp_path / "home"))
     window = MainWindow(auto_analyse=False)
-    controller = install_review(window, model=model, offer_recovery=False)
+    controller = install_review(window, model=model, offer_recovery=False, warm_up=False)
     controller.saving.ask_unsaved = lambda: DISCARD  # never a modal box in a test
     qtbot.addWidget(window)
     window.show()

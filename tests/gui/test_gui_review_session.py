@@ -35,7 +35,7 @@ def click_image(qtbot, window, x: float, y: float) -> None:
 def drag(controller, finding_id: str, index: int, path: list[tuple[float, float]]) -> None:
     """What one pyqtgraph drag of a handle emits: start, a move per point, finish."""
     handles = controller.handles
-    handles.handle(finding_id, index)  # the handle exists on screen
+    handles.position(finding_id, index)  # the handle exists on screen
     handles.drag_started.emit(finding_id, index)
     for x, y in path:
         handles.drag_moved.emit(finding_id, index, float(x), float(y))
@@ -82,12 +82,11 @@ def test_one_landmark_drag_is_one_undo_step_with_live_numbers(qtbot, reviewing):
     ha = measure_study(controller.annotation).by_id[l3.finding_id].ha
     assert window.detail_panel.values()["Ha"] == f"{fmt.height(ha)} mm"
     assert window.findings_table.cell_text(l3.finding_id, "edited") == "✎"
-    handle = controller.handles.handle(l3.finding_id, 0)
-    assert (handle.pos().x(), handle.pos().y()) == pytest.approx(tuple(start + (0, 20)))
+    assert controller.handles.position(l3.finding_id, 0) == pytest.approx(tuple(start + (0, 20)))
     assert window.actions["undo"].text() == "&Undo move superior anterior of L3"
     window.actions["undo"].trigger()  # the whole drag at once
     assert np.array_equal(controller.annotation.finding(l3.finding_id).landmarks, l3.landmarks)
-    assert (handle.pos().x(), handle.pos().y()) == pytest.approx(tuple(start))
+    assert controller.handles.position(l3.finding_id, 0) == pytest.approx(tuple(start))
     assert not controller.session.can_undo and not controller.is_dirty
     window.actions["redo"].trigger()
     assert np.allclose(controller.annotation.finding(l3.finding_id).landmarks[0], start + (0, 20))

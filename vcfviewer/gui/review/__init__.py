@@ -28,14 +28,18 @@ from vcfviewer.gui.review.saving import SaveFlow
 
 __all__ = ["install_review", "ReviewController"]
 
-FINDINGS_DOCK_WIDTH = 540
-BROWSER_WIDTH = 270
+FINDINGS_DOCK_WIDTH = 570
+BROWSER_WIDTH = 250
 
 
 def install_review(window: QMainWindow, model: ModelHolder | None = None,
-                   autosave_folder: Path | None = None, offer_recovery: bool = True
-                   ) -> ReviewController:
-    """Add the review workflow to ``window`` (a MainWindow) and return its controller."""
+                   autosave_folder: Path | None = None, offer_recovery: bool = True,
+                   warm_up: bool = True) -> ReviewController:
+    """Add the review workflow to ``window`` (a MainWindow) and return its controller.
+
+    ``warm_up`` loads the model in the background right away; ``offer_recovery`` asks about
+    autosaved, never exported corrections once the window is up (tests turn both off).
+    """
     from vcfviewer.gui.widgets.detail_panel import DetailPanel
     from vcfviewer.gui.widgets.findings_table import FindingsTable
 
@@ -64,6 +68,8 @@ def install_review(window: QMainWindow, model: ModelHolder | None = None,
     controller.refresh()
     if offer_recovery:
         QTimer.singleShot(0, controller.saving.offer_recovery)
+    if warm_up:
+        QTimer.singleShot(0, controller.warm_up)
     return controller
 
 

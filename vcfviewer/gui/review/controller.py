@@ -1,6 +1,6 @@
 """The review controller: analysis on a worker, the review session, overlays, selection and edits.
 
-It owns no pixels and computes no numbers: the model runs as a job on the window's runner, the
+Corrections are in ``editing.EditCommands``. It owns no pixels and computes no numbers: the model runs as a job on the window's runner, the
 ``ReviewSession`` holds the annotation, undo and measurements, and this class only wires them to
 the overlays, the findings table, the detail panel and the actions. Saving (export, autosave,
 restore, close prompt) lives in ``saving.SaveFlow``.
@@ -9,18 +9,19 @@ restore, close prompt) lives in ``saving.SaveFlow``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
-import numpy as np
-from PySide6.QtCore import QObject, QPointF, Signal, Slot
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtCore import QObject, QPointF, QTimer, Signal, Slot
+from PySide6.QtWidgets import QMessageBox
 
-from vcfviewer.core import levels as _levels
-from vcfviewer.core.annotation import FractureType, Proposal, StudyAnnotation
+from vcfviewer.core.annotation import Proposal, StudyAnnotation
 from vcfviewer.core.image import Radiograph, Volume
-from vcfviewer.core.session import EditError, ReviewSession
+from vcfviewer.core.progress import Progress
+from vcfviewer.core.session import ReviewSession
 from vcfviewer.gui.review import geometry
 from vcfviewer.gui.review.analysis import AnalysisResult, ModelHolder
+from vcfviewer.gui.review.editing import EditCommands
 from vcfviewer.gui.review.handles import HandleSet
 from vcfviewer.gui.review.overlays import Legend, OverlayPainter
 from vcfviewer.gui.review.placing import AddBodyTool
@@ -29,12 +30,11 @@ from vcfviewer.gui.review.storage import image_ref_for
 
 log = logging.getLogger(__name__)
 
-TYPE_CYCLE = (FractureType.WEDGE, FractureType.BICONCAVE, FractureType.CRUSH)
 OPACITY_STEP = 0.1
 DIRTY_MARK = "• "
 
 
-class ReviewController(QObject):
+class ReviewController(EditCommands, QObject):
     """Wires analysis, session, overlays, widgets and actions of one main window."""
 
     session_changed = Signal(object)  # StudyAnnotation, or None when there is no session
@@ -54,6 +54,7 @@ class ReviewController(QObject):
         self.model_text = ""
         self._unsubscribe: Callable[[], None] | None = None
         self._drag_serial = 0
+        self._overlays_pending = False
         self.painter = OverlayPainter(self.view.overlay)
         self.handles = HandleSet(self.view.overlay, self)
         self.placing = AddBodyTool(self.view.overlay, self.view.graphics, self)
@@ -78,10 +79,12 @@ class ReviewController(QObject):
     # ----------------------------------------------------------------- state
     @property
     def annotation(self) -> StudyAnnotation | None:
+        """The annotation under review, or None."""
         return self.session.annotation if self.session is not None else None
 
     @property
     def analysing(self) -> bool:
+        """An analysis job is running."""
         return self.runner.current is not None
 
     def set_prefs(self, prefs: ReviewPrefs) -> None:
@@ -122,6 +125,33 @@ class ReviewController(QObject):
                     "A analyses this plane")
 
     # ----------------------------------------------------------------- analysis
+    def warm_up(self) -> None:
+        """Load the model in the background now, not when the reader first asks for it.
+
+        Importing torch holds the interpreter for about half a second whichever thread does it;
+        at start-up nobody is working yet, so the window's one hiccup happens there.
+        """
+        from vcfviewer.models.registry import list_models
+
+        if self.model.loaded is not None or not list_models():
+            return
+        preset = self.prefs.threshold_preset
+
+        def job():
+            yield Progress("model", math.nan, "Loading the model")
+            return self.model.get(preset)
+
+        task = self.window.make_runner("model").start(job, "loading the model")
+        task.result.connect(self._on_model_ready)
+        task.error.connect(lambda message: self.window.show_error(
+            f"The model could not be loaded: {message}", "warning"))
+
+    def _on_model_ready(self, analyzer) -> None:
+        self.model_text = f"{analyzer.model_id} {analyzer.model_version} · {analyzer.device_name}"
+        self.window.set_device_text(self.model_text)
+        self.window.about_extra_html = _model_html(analyzer)
+        self._refresh_widgets()
+
     def analyse(self, confirm: bool = True) -> None:
         """Run the model on the image on screen (asks first when corrections would be lost)."""
         image = self.view.radiograph
@@ -149,7 +179,9 @@ class ReviewController(QObject):
         self.model_text = f"{result.model_id} {result.model_version} · {result.device_name}"
         self.window.set_device_text(self.model_text)
         self.window.about_extra_html = _model_html(self.model.loaded)
-        self.start_session(result.proposal)
+        # Table and panel now, overlays on the next turn of the event loop: the window never
+        # freezes for the whole of it at once (bench_gui_review measures the longest stall).
+        self.set_session(ReviewSession(result.proposal), overlays_later=True)
         count = len(result.proposal.annotation.vertebrae)
         self.window.show_status(f"Analysis: {count} vertebral bodies in {result.seconds:.1f} s")
         self.analysis_done.emit(result)
@@ -159,7 +191,7 @@ class ReviewController(QObject):
         """Review ``proposal`` (or a saved ``annotation`` of it) from now on."""
         self.set_session(ReviewSession(proposal, annotation))
 
-    def set_session(self, session: ReviewSession | None) -> None:
+    def set_session(self, session: ReviewSession | None, overlays_later: bool = False) -> None:
         """Replace the session (None ends reviewing); overlays and widgets follow."""
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -168,7 +200,7 @@ class ReviewController(QObject):
         self.selected = None
         if session is not None:
             self._unsubscribe = session.subscribe(self._on_session_changed)
-        self.refresh()
+        self.refresh(overlays_later)
         self.session_changed.emit(self.annotation)
 
     @property
@@ -194,8 +226,18 @@ class ReviewController(QObject):
         plane = self.session.annotation.image.plane_index
         return plane is None or (self.view.is_ct and plane == self.view.plane_index)
 
-    def refresh(self) -> None:
+    def refresh(self, overlays_later: bool = False) -> None:
         """Redraw overlays and widgets from the session (cheap: unchanged parts are skipped)."""
+        if overlays_later:
+            if not self._overlays_pending:
+                self._overlays_pending = True
+                QTimer.singleShot(0, self._refresh_overlays)
+        else:
+            self._refresh_overlays()
+        self._refresh_widgets()
+
+    def _refresh_overlays(self) -> None:
+        self._overlays_pending = False
         if not self._on_screen():
             self.painter.clear()
             self.handles.clear()
@@ -205,6 +247,8 @@ class ReviewController(QObject):
             self.painter.draw(annotation, ms, self.selected, self.prefs.colour_scheme)
             self.handles.sync(annotation, self.selected)
             self.legend.show_for(self.prefs.colour_scheme)
+
+    def _refresh_widgets(self) -> None:
         annotation = self.annotation
         ms = self.session.measurements if self.session is not None else None
         self.window.findings_dock.setWindowTitle(
@@ -277,140 +321,6 @@ class ReviewController(QObject):
             self.session.end_drag()
         self.refresh()  # handles may be rebuilt now that the drag is over
 
-    # ----------------------------------------------------------------- edits
-    def edit(self, change: Callable[[ReviewSession], object]) -> bool:
-        """Apply one edit; an edit the annotation refuses becomes a message. True when applied."""
-        if self.session is None:
-            self.window.show_status("Nothing to correct yet: analyse the image first (A)")
-            return False
-        try:
-            change(self.session)
-        except EditError as exc:
-            self.window.show_error(str(exc), "warning")
-            return False
-        return True
-
-    def _selected_or_say(self) -> str | None:
-        if self.selected is None:
-            self.window.show_status("Select a body first (click it, or N)")
-        return self.selected
-
-    def set_grade(self, grade: int) -> None:
-        """Decide the selected body's grade (0 clears the fracture; T changes the type)."""
-        fid = self._selected_or_say()
-        if fid is None:
-            return
-        if grade == 0:
-            self.edit(lambda s: s.clear_fracture(fid))
-            return
-        ftype = self._type_for(fid)
-        if self.edit(lambda s: s.set_grade(fid, grade, ftype)):
-            level = self.session.annotation.finding(fid).level
-            self.window.show_status(f"{level}: grade {grade}, {ftype.value} (T changes the type)")
-
-    def _type_for(self, finding_id: str) -> FractureType:
-        """The type a newly graded body gets: its own, the measured one, else its lowest height's."""
-        finding = self.session.annotation.finding(finding_id)
-        if finding.fracture_type != FractureType.NONE:
-            return finding.fracture_type
-        m = self.session.measurements.by_id.get(finding_id)
-        if m is not None and m.measured_type != FractureType.NONE:
-            return m.measured_type
-        by_height = {"anterior": FractureType.WEDGE, "middle": FractureType.BICONCAVE,
-                     "posterior": FractureType.CRUSH}
-        return by_height.get(getattr(m, "smallest_height", None) or "", FractureType.WEDGE)
-
-    def cycle_type(self) -> None:
-        """Wedge → biconcave → crush for the selected fractured body."""
-        fid = self._selected_or_say()
-        if fid is None:
-            return
-        finding = self.session.annotation.finding(fid)
-        if not finding.is_fractured:
-            self.window.show_status(f"{finding.level} is not called fractured; give a grade first")
-            return
-        index = TYPE_CYCLE.index(finding.fracture_type) if finding.fracture_type in TYPE_CYCLE else -1
-        new_type = TYPE_CYCLE[(index + 1) % len(TYPE_CYCLE)]
-        self.edit(lambda s: s.set_grade(fid, finding.grade, new_type))
-
-    def relabel(self, level: str | None = None) -> None:
-        """Rename the selected body's level (asks which when ``level`` is None)."""
-        fid = self._selected_or_say()
-        if fid is None:
-            return
-        current = self.session.annotation.finding(fid).level
-        level = level or self.ask_level(f"New level for {current}", _level_choices(current))
-        if level:
-            self.edit(lambda s: s.relabel(fid, level))
-
-    def renumber(self, steps: int) -> None:
-        """Shift every level of the column by ``steps`` (positive = caudal)."""
-        self.edit(lambda s: s.renumber_column(steps))
-
-    def delete_selected(self) -> None:
-        """Remove the selected body."""
-        fid = self._selected_or_say()
-        if fid is not None:
-            self.edit(lambda s: s.delete_finding(fid))
-
-    def begin_add_body(self, level: str | None = None) -> None:
-        """Start placing the six points of a missed body."""
-        if self.session is None:
-            self.window.show_status("Analyse the image first (A); then add missed bodies")
-            return
-        self.select(None)
-        self.placing.start(level)
-        self.update_actions()
-
-    def add_body(self, points: np.ndarray, level: str | None = None) -> str | None:
-        """Add a body with six ``points``; the level is suggested from its neighbours."""
-        if self.session is None:
-            return None
-        if level is None:
-            centre_y = float(np.asarray(points, float)[:, 1].mean())
-            suggestion = geometry.suggest_level(self.session.annotation, centre_y) or ""
-            level = self.ask_level("Level of the new body", _level_choices(suggestion))
-        if not level:
-            return None
-        added: list[str] = []
-        if self.edit(lambda s: added.append(s.add_finding(level, points))):
-            self.select(added[0])
-            return added[0]
-        return None
-
-    @Slot(object)
-    def _on_placing_completed(self, points: np.ndarray) -> None:
-        self.add_body(points, self.placing.level)
-        self.update_actions()
-
-    def accept_all(self) -> None:
-        """Sign off every finding as the reader named in Preferences."""
-        if not self.prefs.reader:
-            self.window.show_error("Set your name in File ▸ Preferences before accepting "
-                                   "the findings (it is recorded as the reader).", "warning")
-            return
-        if self.edit(lambda s: s.accept_all(self.prefs.reader)):
-            self.window.show_status("All findings accepted")
-
-    def undo(self) -> None:
-        """Undo the last correction (or the last point while adding a body)."""
-        if self.placing.take_back():
-            return
-        if self.session is not None and self.session.undo():
-            self.window.show_status("Undone")
-
-    def redo(self) -> None:
-        """Redo the last undone correction."""
-        if self.session is not None and self.session.redo():
-            self.window.show_status("Redone")
-
-    def cancel_tools(self) -> None:
-        """Esc: stop placing a body."""
-        if self.placing.active:
-            self.placing.stop()
-            self.window.show_status("Adding a body cancelled")
-            self.update_actions()
-
     # ----------------------------------------------------------------- display
     def set_group_visible(self, groups: tuple[str, ...], visible: bool) -> None:
         """Show or hide overlay groups (masks, marks, labels)."""
@@ -450,20 +360,6 @@ class ReviewController(QObject):
             "corrections that were not exported. Continue?")
         return answer == QMessageBox.StandardButton.Yes
 
-    def _ask_level(self, title: str, choices: list[str]) -> str | None:
-        level, ok = QInputDialog.getItem(self.window, "Level", title, choices, 0, True)
-        return level.strip().upper() if ok and level.strip() else None
-
-
-def _level_choices(first: str) -> list[str]:
-    """Every level, ``first`` first (the suggestion or the current name)."""
-    names = [n for n in _levels.ALL_LEVELS]
-    if first in names:
-        names.remove(first)
-        names.insert(0, first)
-    return names
-
-
 def _model_html(analyzer) -> str:
     if analyzer is None:
         return ""
@@ -473,4 +369,3 @@ def _model_html(analyzer) -> str:
     return (f"<p><b>Model</b> {analyzer.model_id} {analyzer.model_version} ({task}) on "
             f"{analyzer.device_name}; threshold presets: {presets}; active: "
             f"{getattr(analyzer, 'threshold_preset', '')}</p>")
-

@@ -38,6 +38,7 @@ def grade(finding: VertebraFinding, m: VertebraMeasurement | None) -> str:
 
 
 def fracture_type(value: FractureType) -> str:
+    """ "wedge", "biconcave", "crush", or a dash for none."""
     return DASH if value == FractureType.NONE else value.value
 
 
