@@ -75,6 +75,14 @@ class ReviewController(EditCommands, QObject):
         self.handles.drag_moved.connect(self._on_handles_drag_moved)
         self.handles.drag_finished.connect(self._on_handles_drag_finished)
         self.placing.completed.connect(self._on_placing_completed)
+        self.placing.active_changed.connect(self._on_placing_active_changed)
+
+    @Slot(bool)
+    def _on_placing_active_changed(self, active: bool) -> None:
+        if active:
+            self.legend.hide()  # the guide replaces it while the reader places points
+        else:
+            self.refresh()
 
     # ----------------------------------------------------------------- state
     @property

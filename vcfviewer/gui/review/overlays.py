@@ -35,6 +35,7 @@ HEIGHT_COLOUR = "#ffffff"
 SELECTED_COLOUR = "#ffe14d"
 GRADE_NAMES = {0: "normal", 1: "mild", 2: "moderate", 3: "severe"}
 LABEL_POINT_SIZE = 11
+SACRUM_GREY = (150, 150, 150)
 
 
 def qcolor(rgb: tuple[int, int, int], alpha: int = 255) -> QColor:
@@ -45,7 +46,8 @@ def qcolor(rgb: tuple[int, int, int], alpha: int = 255) -> QColor:
 def body_colour(finding: VertebraFinding, scheme: str) -> tuple[int, int, int]:
     """The colour of a body: its level's hue, or its decided grade's colour."""
     if scheme == "grade":
-        return GRADE_COLOURS[int(finding.grade)]
+        # The sacrum anchors the numbering and is never graded: neutral, not "normal" green.
+        return SACRUM_GREY if finding.is_sacrum else GRADE_COLOURS[int(finding.grade)]
     return level_colour(finding.level)
 
 

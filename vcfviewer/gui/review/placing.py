@@ -27,7 +27,7 @@ _HINTS = (
     "lower endplate, middle",
     "lower endplate, back corner",
 )
-_SKETCH = "1 ── 2 ── 3   upper endplate (front → back)\n│              │\n4 ── 5 ── 6   lower endplate"
+_SKETCH = "1 ── 2 ── 3   upper endplate, front → back\n│         │\n4 ── 5 ── 6   lower endplate, front → back"
 
 
 def guide_text(placed: int) -> str:
@@ -36,8 +36,8 @@ def guide_text(placed: int) -> str:
         return "All six points placed."
     step = placed + 1
     name = LANDMARK_NAMES[placed].replace("_", " ")
-    return (f"Add body — click point {step} of 6: {name} ({_HINTS[placed]}).\n"
-            f"{_SKETCH}\nCtrl+Z takes back the last point · Esc stops")
+    return (f"Add body: click point {step} of 6, {name}\n({_HINTS[placed]})\n\n"
+            f"{_SKETCH}\n\nCtrl+Z takes back the last point · Esc stops")
 
 
 class AddBodyTool(QObject):
@@ -127,6 +127,8 @@ class AddBodyTool(QObject):
         self._layer.set_items(PLACING_GROUP, items)
         self.guide.setText(guide_text(len(self._points)))
         self.guide.adjustSize()
-        self.guide.move(max((self._host.width() - self.guide.width()) // 2, 0), 10)
+        # Bottom centre, above the corner texts: the column usually runs through the middle.
+        self.guide.move(max((self._host.width() - self.guide.width()) // 2, 0),
+                        max(self._host.height() - self.guide.height() - 40, 0))
         self.guide.show()
         self.guide.raise_()

@@ -19,13 +19,13 @@ from vcfviewer.io.key_image import GRADE_COLOURS
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("level", "Level"), ("ha", "Ha"), ("hm", "Hm"), ("hp", "Hp"), ("wedge", "Ha/Hp"),
-    ("biconcave", "Hm/Hp"), ("crush", "Hp/nb"), ("loss", "Loss"), ("vc", "VC"),
+    ("biconcave", "Hm/Hp"), ("crush", "Hp/adj"), ("loss", "Loss"), ("vc", "VC"),
     ("grade", "Grade"), ("type", "Type"), ("p", "P(fx)"), ("edited", "✎"),
 )
 TIPS = {
     "ha": "Anterior height", "hm": "Middle height", "hp": "Posterior height",
     "wedge": "Wedge ratio Ha/Hp", "biconcave": "Biconcave ratio Hm/Hp",
-    "crush": "Crush ratio: Hp / mean Hp of the neighbours", "loss": "Height loss vs reference",
+    "crush": "Crush ratio: Hp / mean Hp of the adjacent (reference) bodies", "loss": "Height loss vs reference",
     "vc": "Vertebral compression vs neighbours (Seo 2021)",
     "grade": "Decided Genant grade; ? = borderline measurement; ≠ = differs from measured",
     "p": "Model's fracture probability (— once the reader decided)",
