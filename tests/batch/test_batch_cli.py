@@ -120,6 +120,10 @@ def test_deidentified_exports_hold_no_identifiers(tmp_path: Path, models_env: Pa
     key = _rows(out / "summary.csv")[0]["key"]
     assert str(sr.PatientName) == "ANONYMOUS^" and sr.PatientID == key
     assert sr.PatientSex == "F" and sr.StudyDate == "20240501"  # kept on purpose
+    seg = pydicom.dcmread(next(out.rglob("*.seg.dcm")))
+    for derived in (sr, seg):
+        assert derived.PatientIdentityRemoved == "YES"
+        assert "113100" in [c.CodeValue for c in derived.DeidentificationMethodCodeSequence]
     assert sr.StudyInstanceUID == ds.StudyInstanceUID  # UIDs retained
 
 

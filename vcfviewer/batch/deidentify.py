@@ -97,16 +97,10 @@ def _scrub(ds: Any) -> None:
                 _scrub(item)
 
 
-def deidentify_dataset(ds: Any, pseudonym: str) -> Any:
-    """De-identify a pydicom dataset in place (see module docstring); returns it."""
+def _method(ds: Any) -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
-    _scrub(ds)
-    for keyword in EMPTIED:
-        setattr(ds, keyword, "")
-    ds.PatientName = ANONYMOUS
-    ds.PatientID = pseudonym
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = METHOD
     items = []
@@ -116,6 +110,30 @@ def deidentify_dataset(ds: Any, pseudonym: str) -> Any:
         items.append(item)
     ds.DeidentificationMethodCodeSequence = Sequence(items)
     ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+
+
+def mark_deidentified(path: str | os.PathLike[str]) -> Path:
+    """Record in a written SR/SEG that it was made de-identified (Patient Identity Removed)."""
+    import pydicom
+
+    from vcfviewer.io.atomic import atomic_path
+
+    target = Path(path)
+    ds = pydicom.dcmread(target)
+    _method(ds)
+    with atomic_path(target) as tmp:
+        pydicom.dcmwrite(tmp, ds, enforce_file_format=True)
+    return target
+
+
+def deidentify_dataset(ds: Any, pseudonym: str) -> Any:
+    """De-identify a pydicom dataset in place (see module docstring); returns it."""
+    _scrub(ds)
+    for keyword in EMPTIED:
+        setattr(ds, keyword, "")
+    ds.PatientName = ANONYMOUS
+    ds.PatientID = pseudonym
+    _method(ds)
     return ds
 
 

@@ -62,7 +62,21 @@ def _write(task: "StudyTask", image: "Radiograph", annotation: "StudyAnnotation"
                                             formats=formats_for(task, annotation),
                                             measurements=ms))
     _check(report)
+    if task.deidentify:
+        _mark(report)
     return _outputs(report, out_dir)
+
+
+def _mark(report: Any) -> None:
+    from vcfviewer.batch import deidentify as deid
+
+    for name in ("sr", "seg"):
+        if name in report.written:
+            try:
+                deid.mark_deidentified(report.written[name])
+            except Exception as exc:  # the file is de-identified; only the label is missing
+                raise _fail("deidentify", f"{name}: cannot record the de-identification "
+                                          f"({type(exc).__name__}: {exc})") from None
 
 
 def export(task: "StudyTask", image: "Radiograph",
