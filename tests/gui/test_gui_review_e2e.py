@@ -63,9 +63,13 @@ def test_sample_study_review_with_the_shipped_model(qtbot, tmp_path, monkeypatch
     from dataclasses import replace
 
     controller.set_prefs(replace(controller.prefs, export_dir=str(exports), reader="Smith^Jane"))
-    with qtbot.waitSignal(controller.analysis_done, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
-        window.open_path(str(sample_study_dir()))
-    result = blocker.args[0]
+    results = []
+    controller.analysis_done.connect(results.append)
+    window.open_path(str(sample_study_dir()))
+    qtbot.waitUntil(lambda: results or "failed" in window.banner.text(),
+                    timeout=ANALYSIS_TIMEOUT_MS)
+    assert results, window.banner.text()  # an analysis error fails here, with its message
+    result = results[0]
     assert result.model_id == card.id and result.model_version == card.version
     assert card.version in window.device_label.text()
     session = controller.session
@@ -166,3 +170,21 @@ def test_ct_is_analysed_on_demand_one_sagittal_plane_at_a_time(qtbot, tmp_path, 
     assert "plane" in window.statusBar().currentMessage()
     view.step_plane(-1)
     assert controller._on_screen()
+
+
+def test_a_model_that_cannot_load_becomes_a_message(qtbot, tmp_path, monkeypatch):
+    from vcfviewer.gui.review.analysis import ModelHolder
+    from vcfviewer.models.weights import WeightsError
+
+    def broken(_model_id, _preset):
+        raise WeightsError("models/vcf-lateral.safetensors: sha256 does not match the model card")
+
+    window, controller = review_window(qtbot, tmp_path, monkeypatch, model=ModelHolder(broken))
+    show_film(window, load_film("film1_normal"))
+    with qtbot.waitCallback(timeout=ANALYSIS_TIMEOUT_MS) as done:
+        controller.analyse()
+        controller.runner.current.finished.connect(done)
+    assert window.banner.level == "error"
+    assert window.banner.text() == ("Analysis failed: models/vcf-lateral.safetensors: sha256 does "
+                                    "not match the model card")
+    assert controller.session is None and controller.model.loaded is None

@@ -195,3 +195,19 @@ def test_another_image_ends_the_session(qtbot, reviewing):
     assert controller.session is None and window.findings_table.rowCount() == 0
     assert window.image_view.overlay.items("labels") == []
     assert not window.actions["export"].isEnabled()
+
+
+def test_help_lists_the_review_shortcuts_and_none_collide(qtbot, reviewing):
+    from PySide6.QtGui import QKeySequence
+
+    window, _controller, _annotation = reviewing
+    window.actions["shortcuts"].trigger()
+    dialog = window._shortcuts_dialog
+    rows = [tuple(dialog.table.item(r, c).text() for c in range(3)) for r in range(dialog.row_count())]
+    listed = {action: keys for _menu, action, keys in rows}
+    assert listed["Renumber column up (L2 → L1)"] and listed["Grade 2: moderate (25–40 %)"] == "2"
+    assert listed["Undo"] and listed["Add missed body…"] == "B"
+    keys = [k.toString() for a in window.actions.values() for k in a.shortcuts()]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    assert QKeySequence("Ctrl+1").toString() in keys  # 1:1 moved off "1", which grades now
+    dialog.close()
