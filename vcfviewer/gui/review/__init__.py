@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QMainWindow, QToolBar
+from PySide6.QtWidgets import QMainWindow, QToolBar, QVBoxLayout, QWidget
 
 from vcfviewer.gui.review.actions import (
     FILE_ITEMS,
@@ -28,8 +28,9 @@ from vcfviewer.gui.review.saving import SaveFlow
 
 __all__ = ["install_review", "ReviewController"]
 
-FINDINGS_DOCK_WIDTH = 570
-BROWSER_WIDTH = 250
+FINDINGS_DOCK_WIDTH = 590
+BROWSER_WIDTH = 240
+FINDINGS_DETAIL_HEIGHTS = [420, 480]  # a 17-body table above a detail panel without scrolling
 
 
 def install_review(window: QMainWindow, model: ModelHolder | None = None,
@@ -41,12 +42,11 @@ def install_review(window: QMainWindow, model: ModelHolder | None = None,
     autosaved, never exported corrections once the window is up (tests turn both off).
     """
     from vcfviewer.gui.widgets.detail_panel import DetailPanel
-    from vcfviewer.gui.widgets.findings_table import FindingsTable
 
-    window.findings_table = FindingsTable(window)
     window.detail_panel = DetailPanel(window)
     right = Qt.DockWidgetArea.RightDockWidgetArea
-    window.findings_dock = window.add_dock(window.findings_table, "Findings", right, "findingsDock")
+    window.findings_dock = window.add_dock(_findings_area(window), "Findings", right,
+                                           "findingsDock")
     window.detail_dock = window.add_dock(window.detail_panel, "Selected vertebra", right,
                                          "detailDock")
     window.add_actions(REVIEW_ACTIONS)
@@ -64,6 +64,8 @@ def install_review(window: QMainWindow, model: ModelHolder | None = None,
         # First start: the film gets the width; the browser is only needed to pick a series.
         window.resizeDocks([window.browser_dock, window.findings_dock],
                            [BROWSER_WIDTH, FINDINGS_DOCK_WIDTH], Qt.Orientation.Horizontal)
+        window.resizeDocks([window.findings_dock, window.detail_dock], FINDINGS_DETAIL_HEIGHTS,
+                           Qt.Orientation.Vertical)
     _set_device_placeholder(window)
     controller.refresh()
     if offer_recovery:
@@ -71,6 +73,28 @@ def install_review(window: QMainWindow, model: ModelHolder | None = None,
     if warm_up:
         QTimer.singleShot(0, controller.warm_up)
     return controller
+
+
+def _findings_area(window: Any) -> QWidget:
+    """The findings dock's content: the display controls above the table.
+
+    The controls sit here rather than in a toolbar: two toolbars do not fit one row beside a
+    browser and this dock, and a second toolbar row would take height from the film.
+    """
+    from vcfviewer.gui.review.prefs import load_prefs
+    from vcfviewer.gui.widgets.findings_table import FindingsTable
+    from vcfviewer.gui.widgets.overlay_controls import OverlayControls
+
+    prefs = load_prefs(window.settings)
+    area = QWidget(window)
+    column = QVBoxLayout(area)
+    column.setContentsMargins(0, 4, 0, 0)
+    column.setSpacing(4)
+    window.overlay_controls = OverlayControls(prefs.colour_scheme, prefs.mask_opacity, area)
+    window.findings_table = FindingsTable(area)
+    column.addWidget(window.overlay_controls)
+    column.addWidget(window.findings_table, 1)
+    return area
 
 
 def _install_menus(window: Any) -> None:
@@ -89,21 +113,15 @@ def _install_menus(window: Any) -> None:
 
 
 def _install_toolbar(window: Any, controller: ReviewController) -> None:
-    from vcfviewer.gui.widgets.overlay_controls import OverlayControls
-
     toolbar = QToolBar("Review toolbar", window)
     toolbar.setObjectName("reviewToolbar")
     toolbar.setMovable(False)
     toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
     for key in TOOLBAR_ITEMS:
         toolbar.addSeparator() if key == "-" else toolbar.addAction(window.actions[key])
-    toolbar.addSeparator()
-    controls = OverlayControls(controller.prefs.colour_scheme, controller.prefs.mask_opacity,
-                               toolbar)
-    toolbar.addWidget(controls)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     window.review_toolbar = toolbar
-    window.overlay_controls = controls
+    controls = window.overlay_controls
     controls.scheme_changed.connect(lambda scheme: apply_scheme(window, controller, scheme))
     controls.opacity_changed.connect(controller.set_opacity)
 

@@ -52,7 +52,8 @@ def body_values(finding: VertebraFinding, m: VertebraMeasurement | None) -> dict
         })
     out["Decided"] = _decision(int(finding.grade), fmt.fracture_type(finding.fracture_type))
     out["Probability"] = (fmt.probability(finding.fracture_probability)
-                          if finding.fracture_probability is not None else "— (decided by reader)")
+                          if finding.fracture_probability is not None
+                          else "— (decided by reader)" if finding.reader_edited else fmt.DASH)
     out["Reader"] = ("added by the reader" if finding.added_by_reader else
                      "changed by the reader" if finding.reader_edited else "as proposed")
     if finding.lookalikes:
@@ -188,7 +189,8 @@ class DetailPanel(QScrollArea):
         if fmt.disagrees(finding, m):
             flagged.add("Decided")
         self._set_hint("")
-        self.body_form.show_values(finding.level, self._body, flagged)
+        rows = {k: v for k, v in self._body.items() if k != "Level"}  # the title says it
+        self.body_form.show_values(self._body["Level"], rows, flagged)
         self.body_form.show()
 
     def _set_hint(self, text: str) -> None:

@@ -1,4 +1,5 @@
-"""Toolbar controls for the review overlays: colour scheme and mask opacity."""
+"""Display controls for the review overlays (above the findings table): colour scheme and mask
+opacity."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from vcfviewer.gui.review.prefs import COLOUR_SCHEMES
 
 
 class OverlayControls(QWidget):
-    """"Colour: [By level ▾]  Masks: [slider]"; emits when the reader changes either."""
+    """"Colour bodies [By level ▾]  Mask opacity [slider]"; emits when the reader changes either."""
 
     scheme_changed = Signal(str)
     opacity_changed = Signal(float)
@@ -30,11 +31,12 @@ class OverlayControls(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 0, 6, 0)
         row.setSpacing(6)
-        row.addWidget(QLabel("Colour", self))
+        row.addWidget(QLabel("Colour bodies", self))
         row.addWidget(self.scheme_box)
-        row.addSpacing(8)
-        row.addWidget(QLabel("Masks", self))
+        row.addSpacing(12)
+        row.addWidget(QLabel("Mask opacity", self))
         row.addWidget(self.opacity_slider)
+        row.addStretch(1)
         self.set_scheme(scheme)
         self.set_opacity(opacity)
         self.scheme_box.currentIndexChanged.connect(self._on_scheme_box_current_index_changed)
