@@ -166,7 +166,9 @@ class ReviewController(EditCommands, QObject):
         if image is None:
             self.window.show_status("Open an image first")
             return
-        if confirm and self.is_dirty and not self.confirm_replace():
+        corrected = self.session is not None and (self.is_dirty or
+                                                  self.session.annotation.reader_edited)
+        if confirm and corrected and not self.confirm_replace():
             return
         self.image = image
         plane = self.view.plane_index if self.view.is_ct else None
@@ -365,7 +367,7 @@ class ReviewController(EditCommands, QObject):
         answer = QMessageBox.question(
             self.window, "Re-run the model?",
             "Running the model again replaces the findings on screen, including your "
-            "corrections that were not exported. Continue?")
+            "corrections (an earlier export keeps its copy until you export again). Continue?")
         return answer == QMessageBox.StandardButton.Yes
 
 def _model_html(analyzer) -> str:
