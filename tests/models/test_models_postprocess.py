@@ -64,8 +64,21 @@ def test_without_sacrum_numbering_uses_the_thoracolumbar_junction() -> None:
 
 def test_body_cut_at_film_edge_is_dropped() -> None:
     frac, level, centre = _maps(5)
-    parse = parse_film(frac, level, centre, (10, 0, 128, 128))  # content starts at row 10
+    frac[:, :12] = 0  # the film starts at row 12: the top body (rows 6-17) keeps half its area
+    frac[0, :12] = 1.0
+    parse = parse_film(frac, level, centre, (12, 0, 128, 128))
     assert len(parse.bodies) == 4 and any("cut at the film edge" in f for f in parse.flags)
+    # A whole body merely touching the border is kept.
+    frac, level, centre = _maps(5)
+    parse = parse_film(frac, level, centre, (6, 0, 128, 128))
+    assert len(parse.bodies) == 5 and parse.flags == ()
+
+
+def test_two_peaks_inside_one_body_do_not_split_it() -> None:
+    frac, level, centre = _maps(5, gap=3)
+    centre[8, 58] = 0.9  # a second maximum 4 px from the first body's centre (bodies 15 apart)
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert len(parse.bodies) == 5
 
 
 def test_split_and_peaks_primitives() -> None:

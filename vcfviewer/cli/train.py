@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--film-size", type=int, default=256)
     p.add_argument("--body-size", type=int, default=96)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (use 1 on a machine busy with other work: "
+                   "oversubscribed OpenMP threads spin and run several times slower)")
     p.add_argument("--workers", type=int, default=2, help="simulator processes")
     p.add_argument("--init", metavar="MODEL", help="start from a shipped model (fine-tuning)")
     p.add_argument("--data", type=Path, action="append", default=[], metavar="FOLDER",

@@ -116,10 +116,11 @@ class Analyzer:
         with self._autocast():
             out = self.film_net(x)
         glob = torch.sigmoid(out["global"][0].float()).cpu().numpy()
-        return FilmOutput(torch.softmax(out["fracture"][0].float(), 0).cpu().numpy(),
-                          torch.softmax(out["level"][0].float(), 0).cpu().numpy(),
+        fracture = torch.softmax(out["fracture"][0].float(), 0).cpu().numpy()
+        faces_right = float(torch.sigmoid(out["facing_probe"][0].float()))
+        return FilmOutput(fracture, torch.softmax(out["level"][0].float(), 0).cpu().numpy(),
                           torch.sigmoid(out["centre"][0].float()).cpu().numpy(),
-                          float(glob[0]), float(glob[1]))
+                          faces_right, float(glob[1]))
 
     @torch.inference_mode()
     def run_bodies(self, crops: np.ndarray) -> dict[str, np.ndarray]:

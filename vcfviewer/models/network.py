@@ -4,8 +4,9 @@ Two networks make the model (CLINICAL.md §5, Ryu 2023, plus a landmark stage):
 
 * ``FilmNet`` sees the whole letterboxed film (e.g. 256 px square) and predicts, per pixel, the
   fracture task {bg, fractured, normal, sacrum}, the level-region task {bg, thoracic, lumbar,
-  sacrum} and a body-centre heatmap that separates touching neighbours; from its bottleneck two
-  film-level logits: "patient faces right" and "grey scale inverted".
+  sacrum}, a body-centre heatmap that separates touching neighbours and "patient faces right"
+  (meaningful on bone pixels); from its bottleneck two film-level logits: "patient faces right"
+  (kept as a fallback) and "grey scale inverted".
 * ``BodyNet`` sees one body in a crop at a body-relative scale (e.g. 96 px square, body facing
   left, column axis vertical) and predicts the body mask, six landmark heatmaps (decoded by a
   sub-pixel soft-argmax) and a fracture logit.
@@ -120,17 +121,29 @@ class FilmNet(nn.Module):
         self.fracture_head = _head(c, len(self.FRACTURE_CLASSES))
         self.level_head = _head(c, len(self.LEVEL_CLASSES))
         self.centre_head = _head(c, 1)
+        # Facing is predicted per bone pixel (local context: where the posterior elements sit)
+        # and averaged over the bodies; a pooled global logit learned it far more slowly.
+        self.facing_head = _head(c, 1)
         self.global_head = nn.Linear(spec.widths[-1], len(self.GLOBAL_OUTPUTS))
+        # Facing needs WHERE things are (posterior elements behind the bodies), which mean
+        # pooling throws away: a linear probe on a 4x4 pooled bottleneck keeps the layout.
+        self.facing_probe = nn.Linear(spec.widths[-1] * 16, 1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.encoder(x)
         top = self.decoder(feats)
         pooled = feats[-1].mean(dim=(2, 3))
-        maps = torch.cat([self.fracture_head(top), self.level_head(top), self.centre_head(top)], 1)
+        maps = torch.cat([self.fracture_head(top), self.level_head(top), self.centre_head(top),
+                          self.facing_head(top)], 1)
         if maps.shape[-1] != x.shape[-1]:
             maps = F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return {"fracture": maps[:, :4], "level": maps[:, 4:8], "centre": maps[:, 8],
-                "global": self.global_head(pooled)}
+                "facing": maps[:, 9], "global": self.global_head(pooled),
+                "facing_probe": self.probe_facing(feats[-1])}
+
+    def probe_facing(self, bottleneck: torch.Tensor) -> torch.Tensor:
+        """Logit of "patient faces right" from the bottleneck's coarse spatial layout."""
+        return self.facing_probe(F.adaptive_avg_pool2d(bottleneck, 4).flatten(1))[:, 0]
 
 
 class BodyNet(nn.Module):

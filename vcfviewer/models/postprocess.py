@@ -25,7 +25,8 @@ FRACTURE_VOTE = 0.30  # Ryu 2023: a body is fractured when >= 30 % of its pixels
 OPEN_KERNEL = 3
 OPEN_ITERATIONS = 2
 PEAK_THRESHOLD = 0.3
-MIN_BODY_FRACTION = 0.15  # of the median body area: smaller blobs are noise or cut fragments
+MIN_BODY_FRACTION = 0.15
+EDGE_AREA_FRACTION = 0.7  # an edge-touching body smaller than this x the median is cut  # of the median body area: smaller blobs are noise or cut fragments
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,25 @@ def find_peaks(heat: np.ndarray, threshold: float = PEAK_THRESHOLD, radius: int 
     peak = (heat >= cv2.dilate(heat.astype(np.float32), k)) & (heat > threshold)
     ys, xs = np.nonzero(peak)
     return np.stack([xs, ys], axis=1).astype(np.float64) if xs.size else np.zeros((0, 2))
+
+
+def suppress_close_peaks(peaks: np.ndarray, heat: np.ndarray, fraction: float = 0.6) -> np.ndarray:
+    """Drop the weaker of two peaks closer than ``fraction`` x the typical body-to-body spacing.
+
+    A body's centre heatmap can have two maxima (a wedge, a Schmorl node); neighbouring bodies
+    are about one body height apart, so anything much closer is the same body.
+    """
+    if len(peaks) < 3:
+        return peaks
+    dist = np.linalg.norm(peaks[:, None] - peaks[None], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    spacing = float(np.median(dist.min(axis=1)))
+    order = np.argsort([-heat[int(y), int(x)] for x, y in peaks])
+    kept: list[int] = []
+    for i in order:
+        if all(dist[i, j] >= fraction * spacing for j in kept):
+            kept.append(int(i))
+    return peaks[sorted(kept)]
 
 
 def split_instances(body: np.ndarray, peaks: np.ndarray) -> list[np.ndarray]:
@@ -124,7 +144,7 @@ def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: 
     body = open_mask(np.isin(frac_cls, (1, 2)))
     sacrum = open_mask(frac_cls == 3)
     sacrum = _largest_component(sacrum) if sacrum.any() else None
-    masks = split_instances(body, find_peaks(centre_heat))
+    masks = split_instances(body, suppress_close_peaks(find_peaks(centre_heat), centre_heat))
     if not masks:
         return [], sacrum
     areas = np.array([m.sum() for m in masks])
@@ -140,8 +160,11 @@ def number_levels(bodies: list[BodyCandidate], sacrum: np.ndarray | None) -> Fil
     if sacrum is not None:
         sy = float(np.nonzero(sacrum)[0].mean())
         ordered = [b for b in ordered if b.centre[1] < sy]
-    cut = [b for b in ordered if b.touches_edge]
-    ordered = [b for b in ordered if not b.touches_edge]
+    # A body touching the film edge is dropped only when it is visibly cut (much smaller than
+    # the others): a whole body a few pixels from the border is still measurable.
+    typical = float(np.median([b.area for b in ordered])) if ordered else 0.0
+    cut = [b for b in ordered if b.touches_edge and b.area < EDGE_AREA_FRACTION * typical]
+    ordered = [b for b in ordered if not any(b is c for c in cut)]
     if cut:
         flags.append(f"{len(cut)} body(ies) cut at the film edge not measured")
     names = _names(ordered, sacrum is not None, flags)

@@ -30,9 +30,13 @@ def film_loss(out: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
     weight = 1.0 + 20.0 * target
     centre = (F.binary_cross_entropy_with_logits(out["centre"], target, reduction="none") * weight).mean()
     glob = F.binary_cross_entropy_with_logits(out["global"], batch["global"])
-    total = frac + 0.5 * level + centre + 0.2 * glob
+    bone = (batch["fracture"] > 0).float()
+    facing_target = batch["global"][:, 0, None, None].expand_as(out["facing"])
+    facing = (F.binary_cross_entropy_with_logits(out["facing"], facing_target, reduction="none")
+              * bone).sum() / bone.sum().clamp_min(1.0)
+    total = frac + 0.5 * level + centre + 0.2 * glob + 0.5 * facing
     return total, {"frac": frac.item(), "level": level.item(), "centre": centre.item(),
-                   "global": glob.item()}
+                   "global": glob.item(), "facing": facing.item()}
 
 
 def gaussian_targets(points: torch.Tensor, size: int, sigma: float) -> torch.Tensor:

@@ -44,6 +44,7 @@ def run_training(cfg: TrainConfig) -> dict:
         raise TrainingError("no training films: give --films > 0 or --data FOLDER")
     data_minutes = (time.monotonic() - start) / 60
     trainer.fit(train, val)
+    probe_accuracy = trainer.fit_facing_probe(train)
     thresholds = trainer.thresholds(val)
     metrics = {"validation": trainer.validate(val, thresholds["balanced"]),
                "validation_auroc": thresholds["validation_auroc"],
@@ -54,6 +55,7 @@ def run_training(cfg: TrainConfig) -> dict:
                                                                len(sim)],
               "data_minutes": round(data_minutes, 1),
               "total_minutes": round((time.monotonic() - start) / 60, 1),
+              "facing_probe_train_accuracy": round(probe_accuracy, 3),
               "torch": torch.__version__, "machine": platform.machine(),
               "threads": cfg.threads, "history": trainer.history}
     path = trainer.export(thresholds, metrics, recipe)
