@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
+from vcfviewer.core.levels import renumber
 from vcfviewer.core.morphometry import measure_study
 from vcfviewer.gui.review import formatting as fmt
 from vcfviewer.gui.workers import running_threads
@@ -66,7 +67,7 @@ def test_sample_study_review_with_the_shipped_model(qtbot, tmp_path, monkeypatch
     results = []
     controller.analysis_done.connect(results.append)
     window.open_path(str(sample_study_dir()))
-    qtbot.waitUntil(lambda: results or "failed" in window.banner.text(),
+    qtbot.waitUntil(lambda: bool(results) or "failed" in window.banner.text(),
                     timeout=ANALYSIS_TIMEOUT_MS)
     assert results, window.banner.text()  # an analysis error fails here, with its message
     result = results[0]
@@ -104,7 +105,8 @@ def test_sample_study_review_with_the_shipped_model(qtbot, tmp_path, monkeypatch
     levels = controller.annotation.levels
     window.actions["renumber_up"].trigger()
     renumbered = controller.annotation
-    assert renumbered.levels != levels and renumbered.levels[-1] == levels[-1] or "S1" not in levels
+    assert renumbered.levels == renumber(levels, -1) != levels  # every level one higher, S1 stays
+    assert controller.session.undo_label == "renumber column by -1"
     with qtbot.waitSignal(controller.saving.exported, timeout=30_000) as exported:
         window.actions["export"].trigger()
     report = exported.args[0]

@@ -115,3 +115,22 @@ def test_a_placed_body_is_named_from_its_neighbours(column):
     assert geometry.suggest_level(without_l1, 45.0) == "L1"  # between T12 and L2
     assert geometry.suggest_level(column, 95.0) == "L3"  # below the lowest body
     assert geometry.suggest_level(column, 45.0) is None  # T12 +1 and L2 -1 are both taken
+
+
+def test_label_rows_are_spread_without_changing_their_order():
+    assert geometry.declutter([10.0, 10.0, 50.0], 15.0) == [10.0, 25.0, 50.0]
+    assert geometry.declutter([20.0, 12.0, 10.0], 15.0) == [40.0, 25.0, 10.0]
+    assert geometry.declutter([0.0, 100.0], 15.0) == [0.0, 100.0]
+
+
+def test_labels_say_grade_borderline_and_disagreement(column):
+    from vcfviewer.gui.review.overlays import label_html
+
+    ms = measure_study(column)
+    fractured = label_html(column.by_level("L1"), ms.by_id["l1"], "level")
+    assert ">L1<" in fractured and "&nbsp;2&nbsp;" in fractured and "≠" not in fractured
+    called_normal = column.with_finding(_body("L1", 42, 37, 35, 55))  # measured 2, decided 0
+    text = label_html(called_normal.by_level("L1"), measure_study(called_normal).by_id["l1"],
+                      "grade")
+    assert "≠" in text and "&nbsp;0" not in text  # no badge for a normal call, but flagged
+    assert "✎" in label_html(column.by_level("L2"), ms.by_id["l2"], "level")

@@ -55,6 +55,7 @@ class ReviewController(EditCommands, QObject):
         self._unsubscribe: Callable[[], None] | None = None
         self._drag_serial = 0
         self._overlays_pending = False
+        self._label_pixel = 1.0
         self.painter = OverlayPainter(self.view.overlay)
         self.handles = HandleSet(self.view.overlay, self)
         self.placing = AddBodyTool(self.view.overlay, self.view.graphics, self)
@@ -71,11 +72,24 @@ class ReviewController(EditCommands, QObject):
         self.window.image_loaded.connect(self._on_window_image_loaded)
         self.view.clicked.connect(self._on_view_clicked)
         self.view.plane_changed.connect(self._on_view_plane_changed)
+        self.view.view_changed.connect(self._on_view_view_changed)
         self.handles.drag_started.connect(self._on_handles_drag_started)
         self.handles.drag_moved.connect(self._on_handles_drag_moved)
         self.handles.drag_finished.connect(self._on_handles_drag_finished)
         self.placing.completed.connect(self._on_placing_completed)
         self.placing.active_changed.connect(self._on_placing_active_changed)
+
+    def _pixel_height(self) -> float:
+        """One screen pixel in image rows (labels are spaced in screen pixels)."""
+        _, height = self.view.view_box.viewPixelSize()
+        return float(height) if height > 0 else 1.0
+
+    @Slot()
+    def _on_view_view_changed(self) -> None:
+        # Zooming changes how many image rows a label needs; panning does not.
+        pixel = self._pixel_height()
+        if self._on_screen() and abs(pixel - self._label_pixel) > 0.02 * self._label_pixel:
+            self._refresh_overlays()
 
     @Slot(bool)
     def _on_placing_active_changed(self, active: bool) -> None:
@@ -254,7 +268,9 @@ class ReviewController(EditCommands, QObject):
             self.legend.hide()
         else:
             annotation, ms = self.session.annotation, self.session.measurements
-            self.painter.draw(annotation, ms, self.selected, self.prefs.colour_scheme)
+            self._label_pixel = self._pixel_height()
+            self.painter.draw(annotation, ms, self.selected, self.prefs.colour_scheme,
+                              self._label_pixel)
             self.handles.sync(annotation, self.selected)
             self.legend.show_for(self.prefs.colour_scheme)
 

@@ -11,7 +11,7 @@ from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
 from vcfviewer.io.body_masks import outline  # the same polygon the key image and SEG use
 
 __all__ = ["outline", "point_in_polygon", "finding_at", "anterior_is_left", "label_anchor",
-           "suggest_level"]
+           "declutter", "suggest_level"]
 
 PICK_SLACK = 0.25  # a click this fraction of a body's size outside it still picks it
 
@@ -83,6 +83,17 @@ def label_anchor(finding: VertebraFinding, left: bool) -> tuple[float, float] | 
         y = m.top + m.array.shape[0] / 2.0
         return (float(m.left) - 4.0, y) if left else (float(m.left + m.array.shape[1]) + 4.0, y)
     return None
+
+
+def declutter(ys: list[float], gap: float) -> list[float]:
+    """Label rows (image y) moved down just enough that no two are closer than ``gap``; the
+    order of the labels is kept and a label never moves up (its body's own row stays nearest)."""
+    out = [float(y) for y in ys]
+    previous = -np.inf
+    for i in sorted(range(len(out)), key=lambda k: (out[k], k)):
+        out[i] = max(out[i], previous + gap)
+        previous = out[i]
+    return out
 
 
 def suggest_level(annotation: StudyAnnotation, centre_y: float) -> str | None:

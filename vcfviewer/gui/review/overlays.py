@@ -35,6 +35,8 @@ HEIGHT_COLOUR = "#ffffff"
 SELECTED_COLOUR = "#ffe14d"
 GRADE_NAMES = {0: "normal", 1: "mild", 2: "moderate", 3: "severe"}
 LABEL_POINT_SIZE = 11
+LABEL_GAP_PX = 24  # screen pixels between label rows (a label is about 20 px tall)
+FLAG_COLOUR = "#ffb000"
 SACRUM_GREY = (150, 150, 150)
 
 
@@ -74,8 +76,11 @@ def label_html(finding: VertebraFinding, measurement: VertebraMeasurement | None
         fill = QColor(*GRADE_COLOURS[int(finding.grade)]).name()
         parts.append(f'<span style="background-color:{fill}; color:#000000; font-weight:bold">'
                      f'&nbsp;{html.escape(badge)}&nbsp;</span>')
+    if (measurement is not None and measurement.measurable
+            and int(measurement.measured_grade) != int(finding.grade)):
+        parts.append(f'<span style="color:{FLAG_COLOUR}; font-weight:bold">≠</span>')
     if measurement is not None and not measurement.measurable and not finding.is_sacrum:
-        parts.append('<span style="color:#ffb000">⚠</span>')
+        parts.append(f'<span style="color:{FLAG_COLOUR}">⚠</span>')
     if finding.reader_edited:
         parts.append('<span style="color:#b9c2cc">✎</span>')
     return "&nbsp;".join(parts)
@@ -97,6 +102,7 @@ class OverlayPainter:
         self.label_items: dict[str, pg.TextItem] = {}
         self._label_specs: dict[str, tuple] = {}
         self._mask_count = 0
+        self._pixel = 1.0
 
     def clear(self) -> None:
         """Remove every review mark (handles and placing guides are their tools' business)."""
@@ -107,8 +113,12 @@ class OverlayPainter:
         self._mask_count = 0
 
     def draw(self, annotation: StudyAnnotation, ms: StudyMeasurements, selected: str | None,
-             scheme: str) -> None:
-        """Bring every group up to date; groups that did not change are not touched."""
+             scheme: str, pixel: float = 1.0) -> None:
+        """Bring every group up to date; groups that did not change are not touched.
+
+        ``pixel`` is the height of one screen pixel in image rows, to keep labels apart.
+        """
+        self._pixel = pixel
         self._draw_masks(annotation, scheme)
         findings = [f for f in annotation.findings if f.landmarks is not None]
         points = tuple(_points_key(f) for f in findings)
@@ -163,12 +173,19 @@ class OverlayPainter:
     def _draw_labels(self, annotation: StudyAnnotation, ms: StudyMeasurements,
                      selected: str | None, scheme: str) -> None:
         left = geometry.anterior_is_left(annotation)
-        specs: dict[str, tuple] = {}
+        anchors: dict[str, tuple[float, float]] = {}
         for finding in annotation.findings:
             anchor = geometry.label_anchor(finding, left)
             if anchor is not None:
-                text = label_html(finding, ms.by_id.get(finding.finding_id), scheme)
-                specs[finding.finding_id] = (text, anchor, left, finding.finding_id == selected)
+                anchors[finding.finding_id] = anchor
+        # Two bodies at nearly the same height (a double detection, a transitional level) must
+        # not print their labels on top of each other: rows are spread in screen pixels.
+        rows = geometry.declutter([y for _, y in anchors.values()], LABEL_GAP_PX * self._pixel)
+        specs: dict[str, tuple] = {}
+        for (fid, (x, _)), y in zip(anchors.items(), rows, strict=True):
+            finding = annotation.finding(fid)
+            text = label_html(finding, ms.by_id.get(fid), scheme)
+            specs[fid] = (text, (x, y), left, fid == selected)
         present = self.layer.items("labels")
         cleared = bool(self.label_items) and not any(
             item is next(iter(self.label_items.values())) for item in present)
@@ -269,8 +286,8 @@ def _update_label(item: pg.TextItem, text: str, anchor: tuple[float, float], lef
 
 
 def legend_html(scheme: str) -> str:
-    """The legend's rich text for a colour scheme (kept to three short lines: it sits on the
-    view, and the film matters more than the key to it)."""
+    """The legend's rich text for a colour scheme (three short lines: it sits on the view, and
+    the film matters more than the key to it)."""
     badge = QColor(*GRADE_COLOURS[2]).name()
     if scheme == "grade":
         swatches = " ".join(f'<span style="color:{QColor(*GRADE_COLOURS[g]).name()}">■</span>{g}'
@@ -282,7 +299,9 @@ def legend_html(scheme: str) -> str:
         first + f' · <span style="background-color:{badge}; color:#000">&nbsp;2&nbsp;</span>'
         " grade, <b>?</b> borderline",
         f'<span style="color:{HEIGHT_COLOUR}">│</span> Ha Hm Hp · '
-        f'<span style="color:{ENDPLATE_COLOUR}">─</span> endplates · ✎ edited · ⚠ not measurable',
+        f'<span style="color:{ENDPLATE_COLOUR}">─</span> endplates · ✎ edited',
+        f'<span style="color:{FLAG_COLOUR}">≠</span> measured grade differs · '
+        f'<span style="color:{FLAG_COLOUR}">⚠</span> not measurable',
     ])
 
 

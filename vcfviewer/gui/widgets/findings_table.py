@@ -196,5 +196,9 @@ def _style_cell(item: QTableWidgetItem, key: str, finding: VertebraFinding,
         item.setForeground(BORDERLINE_COLOUR)
         item.setToolTip("Borderline: height loss within 3 points of a grade cut-off")
     if key == "grade" and fmt.disagrees(finding, m):
+        item.setForeground(BORDERLINE_COLOUR)
+        font = QFont(item.font())
+        font.setBold(True)
+        item.setFont(font)
         item.setToolTip(f"Decided grade {int(finding.grade)}, measured grade "
                         f"{int(m.measured_grade)} ({fmt.percent(m.height_loss)} loss)")
