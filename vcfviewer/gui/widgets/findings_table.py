@@ -77,8 +77,9 @@ class FindingsTable(QTableWidget):
         self.verticalHeader().setDefaultSectionSize(22)
         # Compact: thirteen columns must fit a side dock beside a tall lateral film.
         self.setStyleSheet("QTableWidget#findingsTable { font-size: 9pt; }"
+                           " QTableWidget#findingsTable::item { padding: 0px 1px; }"
                            " QTableWidget#findingsTable QHeaderView::section"
-                           " { padding: 3px 3px; font-size: 9pt; }")
+                           " { padding: 3px 2px; font-size: 9pt; }")
         self.itemSelectionChanged.connect(self._on_self_item_selection_changed)
 
     def _set_headers(self, unit: str) -> None:
