@@ -144,7 +144,7 @@ def dx_folder(tmp_path: Path) -> Path:
              spacing=(0.2, 0.2), window=(1500.0, 3000.0))
     good = (folder / "lat.dcm").read_bytes()
     (folder / "broken.dcm").write_bytes(good[:300])  # cut off inside the header
-    (folder / "notes.txt").write_text("not an image\n")
+    (folder / "notes.bin").write_text("not an image\n")
     return folder
 
 

@@ -43,7 +43,7 @@ def test_open_dx_folder_lists_series_and_problems_and_shows_the_image(qtbot, win
     assert "TEST GUI" in top.text(0) and top.child(0).text(0) == "SPINE  ·  2024-01-31"
     assert [item.text(1) for item in window.browser.series_items()] == ["DX", "DX"]
     problem_names = sorted(Path(path).name for path, _ in window.browser.problems())
-    assert "broken.dcm" in problem_names and "notes.txt" in problem_names
+    assert "broken.dcm" in problem_names and "notes.bin" in problem_names
     assert all(reason for _, reason in window.browser.problems())
     view = window.image_view
     assert view.window == Window(2000.0, 3000.0)  # the header window
@@ -136,11 +136,11 @@ def test_missing_sample_study_is_a_message(qtbot, window, tmp_path, monkeypatch)
 
 def test_folder_without_images_warns(qtbot, window, tmp_path):
     (tmp_path / "empty" / "deeper").mkdir(parents=True)
-    (tmp_path / "empty" / "readme.txt").write_text("nothing here")
+    (tmp_path / "empty" / "readme.bin").write_text("nothing here")
     with qtbot.waitSignal(window.study_opened, timeout=LOAD_TIMEOUT_MS):
         window.open_path(str(tmp_path / "empty"))
     assert "No DICOM images found" in window.banner.text()
-    assert [Path(p).name for p, _ in window.browser.problems()] == ["readme.txt"]
+    assert [Path(p).name for p, _ in window.browser.problems()] == ["readme.bin"]
 
 
 def test_raster_file_opens_without_spacing(qtbot, window, tmp_path):
