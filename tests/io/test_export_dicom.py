@@ -200,3 +200,19 @@ def test_seg_volume_on_the_real_ct_series(shared_data: Path, tmp_path: Path) -> 
     assert np.array_equal(segments[1].mask, labels == 33)
     errors, warnings = _dciodvfy(path)
     assert errors == [], errors
+
+
+def test_sr_and_seg_accept_a_source_without_type2_patient_attributes(tmp_path) -> None:
+    """Anonymised archives drop PatientBirthDate & co.; DICOM allows them empty, so exports work."""
+    import pydicom
+
+    from vcfviewer.io.dicom_codes import usable_source
+
+    ds = pydicom.Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.SOPInstanceUID = "1.2.3.4"
+    ds.StudyInstanceUID = "1.2.3"
+    ds.SeriesInstanceUID = "1.2.3.5"
+    fixed = usable_source(ds, "x.dcm")
+    assert fixed.PatientBirthDate == "" and fixed.StudyID == ""
+    assert "PatientBirthDate" not in ds  # the caller's data set is never changed

@@ -116,6 +116,27 @@ def tracking_uid(image_uid: str, key: str) -> str:
 _REQUIRED_SOURCE_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
 
+_TYPE2_PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+                        "StudyDate", "StudyTime", "StudyID", "AccessionNumber",
+                        "ReferringPhysicianName")
+
+
+def _set_detached(original: Any, current: Any, name: str, value: Any) -> Any:
+    """Set ``name`` on a copy of ``original`` whose element dict is its own (pydicom's
+    ``Dataset.copy`` shares elements, so editing it would change the caller's data set)."""
+    import pydicom
+
+    if current is original:
+        current = pydicom.Dataset(dict(original.items()))
+        meta = getattr(original, "file_meta", None)
+        if meta is not None:
+            current.file_meta = meta
+    if name in current:
+        del current[name]
+    setattr(current, name, value)
+    return current
+
+
 def usable_source(ds: Any, where: str) -> Any:
     """``ds`` ready to be referenced by an SR/SEG: SOP UIDs restored from the file meta when the
     data set left them empty (some anonymisers do), or ExportError naming what is missing."""
@@ -127,8 +148,12 @@ def usable_source(ds: Any, where: str) -> Any:
     out = ds
     for name, value in fixes.items():
         if not str(getattr(ds, name, "") or "") and value:
-            out = ds.copy() if out is ds else out  # never change the caller's data set
-            setattr(out, name, value)
+            out = _set_detached(ds, out, name, value)
+    # Type 2 attributes that highdicom copies from the source: anonymised archives often drop
+    # them, and DICOM allows them empty, so fill in empty values rather than fail the export.
+    for name in _TYPE2_PATIENT_STUDY:
+        if name not in out:
+            out = _set_detached(ds, out, name, "")
     missing = [n for n in _REQUIRED_SOURCE_UIDS if not str(getattr(out, n, "") or "")]
     if missing:
         raise ExportError(where, f"the source DICOM has no {', '.join(missing)}; "

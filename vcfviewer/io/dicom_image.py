@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -152,9 +153,20 @@ def _syntax_label(syntax: Any) -> str:
     return f"{name} (transfer syntax {syntax})"
 
 
+_UID_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)*")
+
+
 def _sop_class_name(ds: "Dataset") -> str:
+    """The SOP class's registered name, or its UID; "" for anything that is not a valid UID.
+
+    A damaged header can make SOPClassUID swallow other elements (the patient's name among
+    them), so only a well-formed UID is ever quoted back to the reader or a log.
+    """
     uid = ds.get("SOPClassUID")
-    return str(getattr(uid, "name", "") or uid or "")
+    text = str(uid or "")
+    if not _UID_PATTERN.fullmatch(text):
+        return ""
+    return str(getattr(uid, "name", "") or text)
 
 
 def decode_pixels(ds: "Dataset", path: str, frame: int | None = None) -> np.ndarray:
