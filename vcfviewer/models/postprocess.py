@@ -25,8 +25,9 @@ FRACTURE_VOTE = 0.30  # Ryu 2023: a body is fractured when >= 30 % of its pixels
 OPEN_KERNEL = 3
 OPEN_ITERATIONS = 2
 PEAK_THRESHOLD = 0.3
-MIN_BODY_FRACTION = 0.15
-EDGE_AREA_FRACTION = 0.7  # an edge-touching body smaller than this x the median is cut  # of the median body area: smaller blobs are noise or cut fragments
+MIN_BODY_FRACTION = 0.35  # of the median body area: smaller blobs are noise or cut fragments
+EDGE_AREA_FRACTION = 0.7  # an edge-touching body smaller than this x the median is cut
+ISOLATION_FACTOR = 2.5  # x typical body size: farther from every other body = not in the column
 
 
 @dataclass(frozen=True)
@@ -69,21 +70,33 @@ def find_peaks(heat: np.ndarray, threshold: float = PEAK_THRESHOLD, radius: int 
     return np.stack([xs, ys], axis=1).astype(np.float64) if xs.size else np.zeros((0, 2))
 
 
-def suppress_close_peaks(peaks: np.ndarray, heat: np.ndarray, fraction: float = 0.6) -> np.ndarray:
-    """Drop the weaker of two peaks closer than ``fraction`` x the typical body-to-body spacing.
+def typical_body_size(body: np.ndarray, peaks: np.ndarray) -> float:
+    """About one body height: sqrt of the median body-mask component area (chains shared)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(body.astype(np.uint8), connectivity=4)
+    held = np.zeros(count, int)
+    for x, y in peaks:
+        held[labels[int(y), int(x)]] += 1
+    # Two peaks in one component are usually one body with a doubled maximum; three or more
+    # are a chain of touching bodies, whose area is shared between them.
+    areas = [stats[k, cv2.CC_STAT_AREA] / (held[k] if held[k] >= 3 else 1) for k in range(1, count)
+             if stats[k, cv2.CC_STAT_AREA] >= 8]
+    return float(np.sqrt(np.median(areas))) if areas else 0.0
+
+
+def suppress_close_peaks(peaks: np.ndarray, heat: np.ndarray, size: float,
+                         fraction: float = 0.6) -> np.ndarray:
+    """Drop the weaker of two peaks closer than ``fraction`` x the typical body size.
 
     A body's centre heatmap can have two maxima (a wedge, a Schmorl node); neighbouring bodies
     are about one body height apart, so anything much closer is the same body.
     """
-    if len(peaks) < 3:
+    if len(peaks) < 2 or size <= 0:
         return peaks
     dist = np.linalg.norm(peaks[:, None] - peaks[None], axis=-1)
-    np.fill_diagonal(dist, np.inf)
-    spacing = float(np.median(dist.min(axis=1)))
     order = np.argsort([-heat[int(y), int(x)] for x, y in peaks])
     kept: list[int] = []
     for i in order:
-        if all(dist[i, j] >= fraction * spacing for j in kept):
+        if all(dist[i, j] >= fraction * size for j in kept):
             kept.append(int(i))
     return peaks[sorted(kept)]
 
@@ -144,13 +157,26 @@ def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: 
     body = open_mask(np.isin(frac_cls, (1, 2)))
     sacrum = open_mask(frac_cls == 3)
     sacrum = _largest_component(sacrum) if sacrum.any() else None
-    masks = split_instances(body, suppress_close_peaks(find_peaks(centre_heat), centre_heat))
+    peaks = find_peaks(centre_heat)
+    size = typical_body_size(body, peaks)
+    masks = split_instances(body, suppress_close_peaks(peaks, centre_heat, size))
     if not masks:
         return [], sacrum
     areas = np.array([m.sum() for m in masks])
     keep = [m for m, a in zip(masks, areas) if a >= MIN_BODY_FRACTION * np.median(areas) and a >= 8]
     bodies = [_candidate(m, frac_cls, fracture_prob[1], level_cls, content_box) for m in keep]
-    return bodies, sacrum
+    return _drop_isolated(bodies, ISOLATION_FACTOR * size), sacrum
+
+
+def _drop_isolated(bodies: list[BodyCandidate], reach: float) -> list[BodyCandidate]:
+    """Bodies form a column: a blob with no other body within ``reach`` (a lead marker, a bowel
+    gas edge) is not a vertebra."""
+    if len(bodies) < 3:
+        return bodies
+    centres = np.array([b.centre for b in bodies])
+    dist = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    return [b for b, d in zip(bodies, dist.min(axis=1)) if d <= reach]
 
 
 def number_levels(bodies: list[BodyCandidate], sacrum: np.ndarray | None) -> FilmParse:
