@@ -81,8 +81,9 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
     return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
 
 
-def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Threshold maximising sensitivity + specificity − 1 (midpoint between adjacent scores)."""
+def youden_threshold(scores: np.ndarray, labels: np.ndarray, min_spec: float = 0.0) -> float:
+    """Threshold maximising sensitivity + specificity − 1 among those with specificity >=
+    ``min_spec`` (midpoint between adjacent scores)."""
     scores, labels = np.asarray(scores, float), np.asarray(labels, bool)
     if labels.all() or not labels.any():
         return 0.5
@@ -91,8 +92,9 @@ def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     best, best_j = 0.5, -1.0
     for t in mids:
         pred = scores >= t
-        j = pred[labels].mean() + (~pred[~labels]).mean() - 1
-        if j > best_j:
+        spec = (~pred[~labels]).mean()
+        j = pred[labels].mean() + spec - 1
+        if spec >= min_spec and j > best_j:
             best, best_j = float(t), j
     return float(np.clip(best, 0.0, 1.0))
 
@@ -137,7 +139,7 @@ class Tally:
     lm_err_pct: list = field(default_factory=list)
     ratio_err: list = field(default_factory=list)
     grades: list = field(default_factory=list)  # (truth, pred)
-    scores: list = field(default_factory=list)  # (label, prob)
+    scores: list = field(default_factory=list)  # (label, prob, detected)
     image_scores: list = field(default_factory=list)  # (label, prob, predicted)
 
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
@@ -161,7 +163,7 @@ class Tally:
             self.missed += 1
             # A missed body counts as "not called" for sensitivity; grades are compared on
             # detected bodies only (detection recall reports the misses).
-            self.scores.append((t.is_fractured, 0.0))
+            self.scores.append((t.is_fractured, 0.0, False))
             return False
         self.tp_bodies += 1
         hit = t.level == p.level
@@ -175,7 +177,7 @@ class Tally:
         rt, rp = ratios(t.landmarks), ratios(p.landmarks)
         self.ratio_err.extend(100 * abs(x - y) for x, y in zip(rt, rp))
         self.grades.append((int(t.grade), int(p.grade)))
-        self.scores.append((t.is_fractured, p.fracture_probability or 0.0))
+        self.scores.append((t.is_fractured, p.fracture_probability or 0.0, True))
         return hit
 
     def summary(self, threshold: float) -> dict:
