@@ -155,7 +155,7 @@ def test_recovery_is_offered_at_start_and_reopens_the_image(qtbot, reviewing):
 
 def test_same_image_matches_by_uid_then_path(tmp_path):
     film = load_film("film2_wedge")
-    from vcfviewer.gui.review.storage import image_ref_for
+    from vcfviewer.core.annotation import image_ref_for
 
     ref = image_ref_for(film)
     assert same_image(ref, replace(ref, path="elsewhere.dcm"))

@@ -18,6 +18,7 @@ from enum import Enum, IntEnum
 import numpy as np
 
 from vcfviewer.core import levels as _levels
+from vcfviewer.core.image import Radiograph
 
 LANDMARK_NAMES: tuple[str, ...] = (
     "superior_anterior",
@@ -224,6 +225,17 @@ class ImageRef:
     frame_number: int | None = None
     modality: str = ""
     plane_index: int | None = None  # CT: which sagittal reformat plane the landmarks lie on
+
+
+def image_ref_for(image: Radiograph, plane_index: int | None = None) -> ImageRef:
+    """The ImageRef of an annotation drawn on ``image`` (a CT reformat names its plane)."""
+    src = image.source
+    return ImageRef(path=src.path, rows=image.rows, columns=image.columns,
+                    pixel_spacing=image.spacing_mm, spacing_source=image.spacing_source.value,
+                    sop_instance_uid=src.sop_instance_uid, sop_class_uid=src.sop_class_uid,
+                    series_instance_uid=src.series_instance_uid,
+                    study_instance_uid=src.study_instance_uid, frame_number=src.frame_number,
+                    modality=image.patient.modality, plane_index=plane_index)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from vcfviewer.core.annotation import (BodyMask, FractureType, Grade, ImageRef, Provenance,
-                                       StudyAnnotation, VertebraFinding)
+from vcfviewer.core.annotation import (BodyMask, FractureType, Grade, Provenance,
+                                       StudyAnnotation, VertebraFinding, image_ref_for)
 from vcfviewer.core.image import Radiograph
 from vcfviewer.core.morphometry import measure_study
 from vcfviewer.models.postprocess import FilmParse, column_angles
@@ -88,17 +88,6 @@ def _body_mask(prob: np.ndarray, tf: CropTransform, shape: tuple[int, int]) -> B
                     full[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy())
 
 
-def image_ref(image: Radiograph) -> ImageRef:
-    """The ImageRef of an annotation on ``image``."""
-    src = image.source
-    return ImageRef(path=src.path, rows=image.rows, columns=image.columns,
-                    pixel_spacing=image.spacing_mm, spacing_source=image.spacing_source.value,
-                    sop_instance_uid=src.sop_instance_uid, sop_class_uid=src.sop_class_uid,
-                    series_instance_uid=src.series_instance_uid,
-                    study_instance_uid=src.study_instance_uid, frame_number=src.frame_number,
-                    modality=image.patient.modality)
-
-
 def fuse_probability(p_body: float, film_score: float, weight: float) -> float:
     """Body-network probability blended with the film network's mean 'fractured' probability."""
     return float(np.clip(weight * p_body + (1.0 - weight) * film_score, 0.0, 1.0))
@@ -130,7 +119,7 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
     flags = list(parse.flags)
     if film.inverted > 0.5:
         flags.append("grey scale looked inverted (bone dark); analysed with it inverted back")
-    annotation = StudyAnnotation(image=image_ref(image), findings=tuple(findings),
+    annotation = StudyAnnotation(image=image_ref_for(image), findings=tuple(findings),
                                  provenance=provenance, flags=tuple(flags))
     annotation = decide_grades(annotation, threshold)
     return annotation, (max(probs) if probs else None)

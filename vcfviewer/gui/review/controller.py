@@ -26,7 +26,7 @@ from vcfviewer.gui.review.handles import HandleSet
 from vcfviewer.gui.review.overlays import Legend, OverlayPainter
 from vcfviewer.gui.review.placing import AddBodyTool
 from vcfviewer.gui.review.prefs import ReviewPrefs, load_prefs, save_prefs
-from vcfviewer.gui.review.storage import image_ref_for
+from vcfviewer.core.annotation import image_ref_for
 
 log = logging.getLogger(__name__)
 

@@ -14,23 +14,11 @@ from pathlib import Path
 
 from vcfviewer import __version__
 from vcfviewer.core.annotation import ImageRef, Provenance, StudyAnnotation
-from vcfviewer.core.image import Radiograph
 from vcfviewer.gui.autosave import same_image
 
 log = logging.getLogger(__name__)
 
 JSON_SUFFIX = ".annotation.json"
-
-
-def image_ref_for(image: Radiograph, plane_index: int | None = None) -> ImageRef:
-    """The ImageRef an annotation on ``image`` carries (the fields ``models.assemble`` fills)."""
-    src = image.source
-    return ImageRef(path=src.path, rows=image.rows, columns=image.columns,
-                    pixel_spacing=image.spacing_mm, spacing_source=image.spacing_source.value,
-                    sop_instance_uid=src.sop_instance_uid, sop_class_uid=src.sop_class_uid,
-                    series_instance_uid=src.series_instance_uid,
-                    study_instance_uid=src.study_instance_uid, frame_number=src.frame_number,
-                    modality=image.patient.modality, plane_index=plane_index)
 
 
 def exported_json_path(ref: ImageRef, folder: str | Path) -> Path:
