@@ -393,7 +393,8 @@ def pixel_spacing(
     return None, SpacingSource.NONE, None, "no pixel spacing: ratios only"
 
 
-def _text(ds: "Dataset", keyword: str) -> str:
+def header_text(ds: "Dataset", keyword: str) -> str:
+    """A header string stripped, or "" when absent or undecodable."""
     try:
         value = ds.get(keyword)
         return "" if value is None else str(value).strip()
@@ -411,15 +412,15 @@ def _int_or_none(value: Any) -> int | None:
 def patient_info(ds: "Dataset") -> PatientInfo:
     """Demographics and descriptors from the header (empty strings where absent)."""
     return PatientInfo(
-        patient_name=_text(ds, "PatientName"),
-        patient_id=_text(ds, "PatientID"),
-        patient_sex=_text(ds, "PatientSex"),
-        patient_birth_date=_text(ds, "PatientBirthDate"),
-        study_date=_text(ds, "StudyDate"),
-        study_description=_text(ds, "StudyDescription"),
-        series_description=_text(ds, "SeriesDescription"),
-        accession_number=_text(ds, "AccessionNumber"),
-        modality=_text(ds, "Modality"),
+        patient_name=header_text(ds, "PatientName"),
+        patient_id=header_text(ds, "PatientID"),
+        patient_sex=header_text(ds, "PatientSex"),
+        patient_birth_date=header_text(ds, "PatientBirthDate"),
+        study_date=header_text(ds, "StudyDate"),
+        study_description=header_text(ds, "StudyDescription"),
+        series_description=header_text(ds, "SeriesDescription"),
+        accession_number=header_text(ds, "AccessionNumber"),
+        modality=header_text(ds, "Modality"),
         series_number=_int_or_none(ds.get("SeriesNumber")),
     )
 
@@ -427,7 +428,7 @@ def patient_info(ds: "Dataset") -> PatientInfo:
 def source_ref(ds: "Dataset", path: str, frame_number: int | None = None) -> SourceRef:
     """UIDs that let exports reference this image."""
     def uid(keyword: str) -> str | None:
-        return _text(ds, keyword) or None
+        return header_text(ds, keyword) or None
 
     return SourceRef(
         path=os.fspath(path),
@@ -479,7 +480,7 @@ def _finish_radiograph(
     notes: list[str], frame_number: int | None,
 ) -> Radiograph:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    if _text(ds, "SOPClassUID") == DX_FOR_PROCESSING:
+    if header_text(ds, "SOPClassUID") == DX_FOR_PROCESSING:
         notes.append("DX for processing: raw detector values, not meant for display")
     spacing, source, magnification, spacing_note = pixel_spacing(ds)
     if spacing_note:

@@ -161,14 +161,6 @@ def _walk(root: str, problems: list[FileProblem]) -> Iterator[str]:
             yield os.path.join(folder, name)
 
 
-def _text(ds: "Dataset", keyword: str) -> str:
-    try:
-        value = ds.get(keyword)
-        return "" if value is None else str(value).strip()
-    except Exception:  # undecodable character sets must not stop a scan
-        return ""
-
-
 # Tags of ASCII-only value representations (UI, CS, DA, DS, IS) read straight from the raw
 # bytes: pydicom's per-element value conversion is half the cost of a scan otherwise.
 _SOP_CLASS, _MODALITY, _STUDY_DATE, _IMAGE_TYPE = 0x00080016, 0x00080060, 0x00080020, 0x00080008
@@ -229,12 +221,12 @@ def _spacing_source(ds: "Dataset", kind: str) -> str:
 
 def _dicom_record(ds: "Dataset", path: str) -> _Record:
     """Reduce a header to the few facts the browser and the series grouping need."""
-    patient = (_text(ds, "PatientID"), _text(ds, "PatientName"))
+    patient = (dicom.header_text(ds, "PatientID"), dicom.header_text(ds, "PatientName"))
     study_uid, date, study_desc = (_ascii(ds, _STUDY_UID), _ascii(ds, _STUDY_DATE),
-                                   _text(ds, "StudyDescription"))
+                                   dicom.header_text(ds, "StudyDescription"))
     folder = os.path.dirname(path)
     study_key = (study_uid,) if study_uid else ("", date, study_desc, folder)
-    modality, series_desc = _ascii(ds, _MODALITY), _text(ds, "SeriesDescription")
+    modality, series_desc = _ascii(ds, _MODALITY), dicom.header_text(ds, "SeriesDescription")
     series_uid, number = _ascii(ds, _SERIES_UID), _int(_ascii(ds, _SERIES_NUMBER))
     series_key = ((series_uid,) if series_uid else ("", folder, modality, number, series_desc))
     frames = dicom.number_of_frames(ds)
