@@ -130,3 +130,34 @@ def test_migration_hook_upgrades_old_documents(tmp_path: Path, monkeypatch) -> N
         aj.read_annotation(path)
     monkeypatch.setitem(aj.MIGRATIONS, 0, v0_to_v1)
     assert aj.read_annotation(path) == make_annotation()
+
+
+def test_version_1_files_read_with_no_ct_planes(tmp_path: Path) -> None:
+    doc = aj.annotation_to_dict(make_annotation())
+    doc["schema_version"] = 1
+    del doc["image"]["plane_count"]
+    for f in doc["findings"]:
+        del f["plane_index"]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(doc))
+    again = aj.read_annotation(path)
+    assert again == make_annotation()
+    assert again.image.plane_count is None and all(f.plane_index is None for f in again.findings)
+
+
+def test_ct_planes_round_trip_and_are_checked_against_the_plane_count(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    base = make_annotation()
+    image = replace(base.image, modality="CT", plane_count=40)
+    findings = tuple(replace(f, plane_index=10 + i) for i, f in enumerate(base.findings))
+    annotation = replace(base, image=image, findings=findings)
+    again = aj.read_annotation(aj.write_annotation(annotation, tmp_path / "ct.json"))
+    assert again == annotation
+    assert [again.plane_of(f) for f in again.findings] == [10 + i for i in range(len(findings))]
+    doc = aj.annotation_to_dict(annotation)
+    doc["findings"][0]["plane_index"] = 40
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(aj.AnnotationFileError, match="outside the reformat's 40 planes"):
+        aj.read_annotation(path)

@@ -4,8 +4,11 @@ Everything here is an immutable dataclass; an edit makes a new object with ``dat
 (see ``core.session``), so a Proposal stays frozen and undo keeps whole snapshots cheaply
 (numpy arrays are shared, never copied, between snapshots).
 
-Coordinates are source-image pixels, x = column, y = row, for radiographs; for a CT plane they are
-pixels of the sagittal reformat named by ``ImageRef.plane_index``.
+Coordinates are source-image pixels, x = column, y = row, for radiographs. On a CT every sagittal
+reformat plane has the same pixel grid, so coordinates are reformat pixels and a plane index says
+which plane: each body of a whole-volume CT analysis lies on its own mid-sagittal plane
+(``VertebraFinding.plane_index``); an annotation of one plane names it in ``ImageRef.plane_index``.
+``StudyAnnotation.plane_of`` resolves either.
 """
 
 from __future__ import annotations
@@ -149,6 +152,9 @@ class VertebraFinding:
     finding_id: str = field(default_factory=new_finding_id)
     # True for a body the reader placed by hand (DICOM SEG algorithm type MANUAL).
     added_by_reader: bool = False
+    # CT: the sagittal reformat plane this body's landmarks and mask lie on (its own mid-sagittal
+    # plane, CLINICAL §2). None on radiographs and when the whole annotation is on one plane.
+    plane_index: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level", _levels.validate(self.level))
@@ -162,6 +168,11 @@ class VertebraFinding:
         p = self.fracture_probability
         if p is not None and not (np.isfinite(p) and 0.0 <= p <= 1.0):
             raise AnnotationError(f"{self.level}: fracture probability {p} outside [0, 1]")
+        if self.plane_index is not None:
+            if int(self.plane_index) != self.plane_index or self.plane_index < 0:
+                raise AnnotationError(f"{self.level}: plane index {self.plane_index} is not a "
+                                      "non-negative integer")
+            object.__setattr__(self, "plane_index", int(self.plane_index))
         if (self.grade == Grade.NORMAL) != (self.fracture_type == FractureType.NONE):
             raise AnnotationError(f"{self.level}: grade {self.grade.name} and type "
                                   f"{self.fracture_type.value} disagree")
@@ -203,7 +214,8 @@ class VertebraFinding:
         return same_points and all(
             getattr(self, f) == getattr(other, f)
             for f in ("level", "grade", "fracture_type", "fracture_probability", "mask",
-                      "lookalikes", "reader_edited", "finding_id", "added_by_reader")
+                      "lookalikes", "reader_edited", "finding_id", "added_by_reader",
+                      "plane_index")
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -224,18 +236,26 @@ class ImageRef:
     study_instance_uid: str | None = None
     frame_number: int | None = None
     modality: str = ""
-    plane_index: int | None = None  # CT: which sagittal reformat plane the landmarks lie on
+    plane_index: int | None = None  # CT, one-plane annotation: the plane all landmarks lie on
+    plane_count: int | None = None  # CT: sagittal planes in the reformat the annotation lives in
+
+    @property
+    def is_reformat(self) -> bool:
+        """True when coordinates are CT sagittal-reformat pixels, not a stored image's."""
+        return self.plane_index is not None or self.plane_count is not None
 
 
-def image_ref_for(image: Radiograph, plane_index: int | None = None) -> ImageRef:
-    """The ImageRef of an annotation drawn on ``image`` (a CT reformat names its plane)."""
+def image_ref_for(image: Radiograph, plane_index: int | None = None,
+                  plane_count: int | None = None) -> ImageRef:
+    """The ImageRef of an annotation drawn on ``image`` (a CT reformat names its plane/planes)."""
     src = image.source
     return ImageRef(path=src.path, rows=image.rows, columns=image.columns,
                     pixel_spacing=image.spacing_mm, spacing_source=image.spacing_source.value,
                     sop_instance_uid=src.sop_instance_uid, sop_class_uid=src.sop_class_uid,
                     series_instance_uid=src.series_instance_uid,
                     study_instance_uid=src.study_instance_uid, frame_number=src.frame_number,
-                    modality=image.patient.modality, plane_index=plane_index)
+                    modality=image.patient.modality, plane_index=plane_index,
+                    plane_count=plane_count)
 
 
 @dataclass(frozen=True)
@@ -275,6 +295,15 @@ class StudyAnnotation:
             raise AnnotationError("duplicate finding ids")
         ordered = tuple(sorted(self.findings, key=lambda f: _levels.rank(f.level)))
         object.__setattr__(self, "findings", ordered)
+        count = self.image.plane_count
+        for f in self.findings:
+            if f.plane_index is not None and count is not None and f.plane_index >= count:
+                raise AnnotationError(f"{f.level}: plane {f.plane_index} outside the reformat's "
+                                      f"{count} planes")
+
+    def plane_of(self, finding: VertebraFinding) -> int | None:
+        """The CT sagittal plane ``finding`` lies on (None on a radiograph)."""
+        return finding.plane_index if finding.plane_index is not None else self.image.plane_index
 
     @property
     def levels(self) -> list[str]:

@@ -26,9 +26,14 @@ from vcfviewer.io import atomic
 from vcfviewer.io._fields import FieldError, Fields
 
 SCHEMA_NAME = "vcfviewer.annotation"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # version → function that turns a document of that version into one of version + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added optional CT fields (findings[].plane_index, image.plane_count): absent = null."""
+    return doc
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 class AnnotationFileError(ValueError):
@@ -106,6 +111,7 @@ def _finding_to_dict(f: VertebraFinding, m: VertebraMeasurement | None) -> dict[
         "reader_edited": f.reader_edited, "added_by_reader": f.added_by_reader,
         "lookalikes": sorted(x.value for x in f.lookalikes),
         "mask": mask_to_dict(f.mask) if f.mask is not None else None,
+        "plane_index": f.plane_index,
     }
     if m is not None:
         out["measurement"] = measurement_to_dict(m)
@@ -121,6 +127,7 @@ def _image_to_dict(image: ImageRef) -> dict[str, Any]:
         "sop_class_uid": image.sop_class_uid, "series_instance_uid": image.series_instance_uid,
         "study_instance_uid": image.study_instance_uid, "frame_number": image.frame_number,
         "modality": image.modality, "plane_index": image.plane_index,
+        "plane_count": image.plane_count,
     }
 
 
@@ -185,6 +192,7 @@ def _finding_from(f: Fields) -> VertebraFinding:
         added_by_reader=f.bool("added_by_reader", default=False),
         lookalikes=frozenset(f.str_list("lookalikes")),
         mask=None if mask.is_null() else mask_from_dict(mask), finding_id=f.str("id"),
+        plane_index=f.int("plane_index", optional=True, minimum=0),
     )
     try:
         return VertebraFinding(**kwargs)
@@ -205,6 +213,7 @@ def _image_from(f: Fields) -> ImageRef:
         frame_number=f.int("frame_number", optional=True, minimum=1),
         modality=f.str("modality", default=""),
         plane_index=f.int("plane_index", optional=True, minimum=0),
+        plane_count=f.int("plane_count", optional=True, minimum=1),
     )
 
 
