@@ -14,6 +14,7 @@ from typing import Any
 from vcfviewer import paths
 
 DEFAULT_MODEL_ID = "vcf-lateral"
+CT_MODEL_ID = "vcf-ct"  # sagittal CT planes in HU; falls back to the lateral model when absent
 CARD_SCHEMA = 1
 
 
@@ -103,3 +104,12 @@ def list_models(folder: Path | None = None) -> list[ModelCard]:
         except ModelCardError:
             continue
     return cards
+
+
+def model_id_for(kind: str, folder: Path | None = None) -> str:
+    """The model that reads ``kind`` ("radiograph" or "ct"): the CT model when it is shipped."""
+    if kind not in ("radiograph", "ct"):
+        raise ValueError(f"unknown image kind {kind!r} (expected 'radiograph' or 'ct')")
+    if kind == "ct" and ((folder or paths.models_dir()) / f"{CT_MODEL_ID}.json").is_file():
+        return CT_MODEL_ID
+    return DEFAULT_MODEL_ID
