@@ -15,7 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default: the models folder)")
     p.add_argument("--work", type=Path, default=Path("train-work"),
                    help="checkpoints and logs (default ./train-work)")
-    p.add_argument("--model-id", default="vcf-lateral")
+    p.add_argument("--model-id", default=None,
+                   help="default vcf-lateral, or vcf-ct with --modality ct")
+    p.add_argument("--modality", choices=("radiograph", "ct"), default="radiograph",
+                   help="simulated lateral radiographs, or simulated sagittal CT planes (HU)")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--films", type=int, default=800, help="simulated training films")
@@ -48,7 +51,9 @@ def _run(args: argparse.Namespace) -> int:
     from vcfviewer.training.run import run_training
     from vcfviewer.training.trainer import TrainConfig, TrainingError
 
-    cfg = TrainConfig(model_id=args.model_id, version=args.version,
+    default_id = "vcf-ct" if args.modality == "ct" else "vcf-lateral"
+    cfg = TrainConfig(model_id=args.model_id or default_id, version=args.version,
+                      modality=args.modality,
                       out_dir=args.out or paths.models_dir(), work_dir=args.work, seed=args.seed,
                       train_films=args.films, val_films=args.val_films,
                       spacing_range=tuple(args.spacing), film_size=args.film_size,

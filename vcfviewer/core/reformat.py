@@ -80,6 +80,12 @@ def _geometry(volume: Volume) -> _PlaneGeometry:
     )
 
 
+def plane_spacing_mm(volume: Volume) -> float:
+    """Distance in mm between neighbouring sagittal planes (the left-right voxel spacing)."""
+    g = _geometry(volume)
+    return float(volume.spacing_mm[g.axis_index])
+
+
 def sagittal_count(volume: Volume) -> int:
     """Number of sagittal planes (voxels along the left-right axis)."""
     return _geometry(volume).count

@@ -14,7 +14,7 @@ import torch
 
 from vcfviewer import __version__
 from vcfviewer.core.annotation import Proposal
-from vcfviewer.core.image import Radiograph
+from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.models import assemble, postprocess, preprocess
 from vcfviewer.models.network import BodyNet, FilmNet, NetSpec
@@ -121,6 +121,26 @@ class Analyzer:
         return FilmOutput(fracture, torch.softmax(out["level"][0].float(), 0).cpu().numpy(),
                           torch.sigmoid(out["centre"][0].float()).cpu().numpy(),
                           faces_right, float(glob[1]))
+
+    @torch.inference_mode()
+    def run_films(self, film_inputs: np.ndarray) -> list[FilmOutput]:
+        """Film network on a stack of preprocessed inputs (n, S, S), one forward pass."""
+        x = torch.from_numpy(np.ascontiguousarray(film_inputs, np.float32))[:, None].to(self.device)
+        with self._autocast():
+            out = self.film_net(x)
+        glob = torch.sigmoid(out["global"].float()).cpu().numpy()
+        fracture = torch.softmax(out["fracture"].float(), 1).cpu().numpy()
+        level = torch.softmax(out["level"].float(), 1).cpu().numpy()
+        centre = torch.sigmoid(out["centre"].float()).cpu().numpy()
+        facing = torch.sigmoid(out["facing_probe"].float()).cpu().numpy().reshape(len(x))
+        return [FilmOutput(fracture[i], level[i], centre[i], float(facing[i]), float(glob[i, 1]))
+                for i in range(len(x))]
+
+    def analyze_volume(self, volume: Volume) -> Job[Proposal]:
+        """Generator job for a CT volume: every body measured on its own mid-sagittal plane."""
+        from vcfviewer.models.ct import analyze_volume
+
+        return analyze_volume(self, volume)
 
     @torch.inference_mode()
     def run_bodies(self, crops: np.ndarray) -> dict[str, np.ndarray]:

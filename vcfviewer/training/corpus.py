@@ -36,19 +36,37 @@ def _spacing_for(seed: int, spacing_range: tuple[float, float]) -> float:
     return float(rng.uniform(*spacing_range))
 
 
-def _simulate_one(job: tuple[int, tuple[float, float], bool]):
-    from vcfviewer.synth import SynthOptions, simulate
+def _simulate_one(job: tuple[int, tuple[float, float], bool, str]):
+    from vcfviewer.synth import SynthOptions
 
-    seed, spacing_range, keep_image = job
-    study = simulate(seed, SynthOptions(spacing_mm=_spacing_for(seed, spacing_range)))
+    seed, spacing_range, keep_image, modality = job
+    if modality == "ct":
+        study = _ct_plane(seed)
+    else:
+        from vcfviewer.synth import simulate
+
+        study = simulate(seed, SynthOptions(spacing_mm=_spacing_for(seed, spacing_range)))
     film = labelled_film(study.radiograph.pixels, study.label_map, study.annotation)
     return film, (study.radiograph, study.annotation) if keep_image else None
 
 
+def _ct_plane(seed: int):
+    """A simulated sagittal CT plane, its HU clipped to the model's window as inference does."""
+    from dataclasses import replace
+
+    from vcfviewer.models.ct import clip_hu
+    from vcfviewer.synth.ct import simulate_ct_plane
+
+    study = simulate_ct_plane(seed)
+    return replace(study, radiograph=replace(study.radiograph,
+                                             pixels=clip_hu(study.radiograph.pixels)))
+
+
 def simulate_films(seeds: Sequence[int], spacing_range: tuple[float, float], workers: int = 2,
-                   keep_images: bool = False, say: Callable[[str], None] | None = None) -> list:
-    """Simulate films in ``workers`` processes; (LabelledFilm, (Radiograph, truth) | None) each."""
-    jobs = [(int(s), tuple(spacing_range), keep_images) for s in seeds]
+                   keep_images: bool = False, say: Callable[[str], None] | None = None,
+                   modality: str = "radiograph") -> list:
+    """Simulate films (or CT planes) in ``workers`` processes; (LabelledFilm, (image, truth) | None)."""
+    jobs = [(int(s), tuple(spacing_range), keep_images, modality) for s in seeds]
     out = []
     start = time.monotonic()
     if workers <= 1:
@@ -78,7 +96,12 @@ def exported_films(folder: Path) -> list[LabelledFilm]:
 
     films = []
     for entry in read_training_set(folder):
-        films.append(labelled_film(entry.pixels, entry.label_map, entry.annotation))
+        pixels = entry.pixels
+        if entry.annotation.image.modality == "CT":  # CT planes are HU: window as inference does
+            from vcfviewer.models.ct import clip_hu
+
+            pixels = clip_hu(pixels)
+        films.append(labelled_film(pixels, entry.label_map, entry.annotation))
     return films
 
 

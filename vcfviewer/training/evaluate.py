@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vcfviewer.core.annotation import StudyAnnotation
+from vcfviewer.core.progress import run_to_completion
 from vcfviewer.training.metrics import Tally
 
-IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", "")
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".nii.gz", ".nii", "")
 
 
 class EvaluationError(RuntimeError):
@@ -30,7 +31,9 @@ def _image_for(json_path: Path, truth: StudyAnnotation) -> Path | None:
     stem = json_path.name.split(".")[0]
     for folder in (json_path.parent, json_path.parent.parent):
         candidates += [folder / f"{stem}{s}" for s in IMAGE_SUFFIXES]
-    return next((c for c in candidates if c.is_file() and c.suffix != ".json"), None)
+    # a CT series is a folder of slices
+    return next((c for c in candidates if (c.is_file() and c.suffix != ".json")
+                 or (c.is_dir() and c != json_path.parent and truth.image.is_reformat)), None)
 
 
 def iter_studies(folder: Path) -> Iterator[tuple[Path, Path, StudyAnnotation]]:
@@ -51,21 +54,28 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
                     preset: str = "balanced", limit: int | None = None,
                     say: Callable[[str], None] | None = None) -> dict:
     """Metrics of the model on every study in ``folder`` (see issue 5 for the list)."""
+    from vcfviewer.core.image import Volume
     from vcfviewer.io.loader import load_path_sync
     from vcfviewer.models.inference import Analyzer
+    from vcfviewer.models.registry import model_id_for
 
-    analyzer = Analyzer(model_id, device=device, threshold_preset=preset)
     tally = Tally()
     seconds = 0.0
     studies = list(iter_studies(Path(folder)))[:limit]
     if not studies:
         raise EvaluationError(f"{folder}: no ground-truth annotation JSON with its image found")
+    # A folder of CT truths is scored with the CT model unless one is named.
+    kind = "ct" if all(t.image.is_reformat for _, _, t in studies) else "radiograph"
+    analyzer = Analyzer(model_id or model_id_for(kind), device=device, threshold_preset=preset)
     for i, (_, image_path, truth) in enumerate(studies, 1):
         image = load_path_sync(image_path)
         start = time.perf_counter()
-        proposal = analyzer.analyze_sync(image)
+        if isinstance(image, Volume):
+            proposal = run_to_completion(analyzer.analyze_volume(image))
+        else:
+            proposal = analyzer.analyze_sync(image)
         seconds += time.perf_counter() - start
-        spacing = image.spacing_mm[0] if image.spacing_mm else None
+        spacing = _row_spacing(proposal.annotation.image.pixel_spacing)
         tally.add(truth, proposal.annotation, spacing, analyzer.threshold)
         if say:
             say(f"\revaluating {i}/{len(studies)}")
@@ -77,3 +87,8 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
                     "seconds_per_image": round(seconds / len(studies), 3),
                     "data": str(folder)})
     return summary
+
+
+def _row_spacing(spacing: tuple[float, float] | None) -> float | None:
+    """mm per pixel of the analysed image (a CT's reformat plane), None without spacing."""
+    return float(spacing[0]) if spacing else None

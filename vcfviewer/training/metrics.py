@@ -141,6 +141,7 @@ class Tally:
     grades: list = field(default_factory=list)  # (truth, pred)
     scores: list = field(default_factory=list)  # (label, prob, detected)
     image_scores: list = field(default_factory=list)  # (label, prob, predicted)
+    plane_err: list = field(default_factory=list)  # CT: |predicted − true mid-sagittal plane|
 
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
             threshold: float) -> None:
@@ -178,6 +179,8 @@ class Tally:
         self.ratio_err.extend(100 * abs(x - y) for x, y in zip(rt, rp))
         self.grades.append((int(t.grade), int(p.grade)))
         self.scores.append((t.is_fractured, p.fracture_probability or 0.0, True))
+        if t.plane_index is not None and p.plane_index is not None:
+            self.plane_err.append(abs(t.plane_index - p.plane_index))
         return hit
 
     def summary(self, threshold: float) -> dict:
@@ -188,7 +191,10 @@ class Tally:
         called = probs >= threshold
         g = np.array(self.grades, int).reshape(-1, 2)
         img = np.array(self.image_scores, float).reshape(-1, 3)
+        ct = {"mid_plane_error_planes_mean": _mean(self.plane_err),
+              "mid_plane_error_planes_median": _median(self.plane_err)} if self.plane_err else {}
         return {
+            **ct,
             "images": self.images,
             "bodies_truth": found + self.missed,
             "detection_precision": _ratio(found, found + self.false_bodies),

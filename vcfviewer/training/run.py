@@ -35,10 +35,12 @@ def run_training(cfg: TrainConfig) -> dict:
     exported = [f for folder in cfg.data for f in corpus.exported_films(folder)]
     sim_count = cfg.train_films if not cfg.data or cfg.train_films else 0
     sim = [f for f, _ in corpus.simulate_films(corpus.train_seeds(cfg.seed, sim_count),
-                                                cfg.spacing_range, cfg.workers, say=say)]
+                                                cfg.spacing_range, cfg.workers, say=say,
+                                                modality=cfg.modality)]
     val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
                                                     cfg.spacing_range, cfg.workers,
-                                                    keep_images=True, say=say)]
+                                                    keep_images=True, say=say,
+                                                    modality=cfg.modality)]
     train = _mix(sim, exported, cfg.data_weight)
     if not train:
         raise TrainingError("no training films: give --films > 0 or --data FOLDER")

@@ -40,6 +40,7 @@ class TrainConfig:
 
     model_id: str = "vcf-lateral"
     version: str = "1.0.0"
+    modality: str = "radiograph"  # "ct": simulated sagittal CT planes in HU (models/ct.py)
     out_dir: Path = Path("models")
     work_dir: Path = Path("train-work")
     seed: int = 1
@@ -70,11 +71,22 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
     def card_input(self) -> dict:
-        return {"film_size": self.film_size, "film_widths": list(self.film_widths),
+        spec = {"film_size": self.film_size, "film_widths": list(self.film_widths),
                 "film_stem_stride": self.film_stem_stride,
                 "body_size": self.body_size, "body_widths": list(self.body_widths),
                 "crop_side_factor": self.crop_side_factor, "fusion_weight": self.fusion_weight,
                 "channels": 1, "pixels": "bone-bright radiograph, any size; spacing optional"}
+        if self.modality == "ct":
+            from vcfviewer.models.ct import CT_WINDOW_HU
+
+            spec.update(modality="ct", ct_window_hu=list(CT_WINDOW_HU),
+                        pixels="sagittal CT plane in HU (patient facing left), clipped to "
+                               "ct_window_hu; every body measured on its own mid-sagittal plane")
+        return spec
+
+    @property
+    def task(self) -> str:
+        return "ct-sagittal-vcf" if self.modality == "ct" else "lateral-spine-vcf"
 
 
 def _stack(examples: list[dict], device: torch.device) -> dict[str, torch.Tensor]:
@@ -100,6 +112,8 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.film_net, self.body_net = build_networks(config.card_input())
+        if config.modality not in ("radiograph", "ct"):
+            raise TrainingError(f"--modality {config.modality!r}: expected radiograph or ct")
         if config.init:
             self._load_init(config.init)
         params = list(self.film_net.parameters()) + list(self.body_net.parameters())
@@ -280,7 +294,7 @@ class Trainer:
 
     # -- validation, thresholds, export -----------------------------------------------------------
     def provisional_card(self, thresholds: dict | None = None) -> ModelCard:
-        return ModelCard(id=self.cfg.model_id, version=self.cfg.version, task="lateral-spine-vcf",
+        return ModelCard(id=self.cfg.model_id, version=self.cfg.version, task=self.cfg.task,
                          weights_file=f"{self.cfg.model_id}.safetensors", sha256="0" * 64,
                          input=self.cfg.card_input(), classes=CLASSES,
                          thresholds=thresholds or {"balanced": 0.5, "high_ppv": 0.8})
@@ -337,7 +351,8 @@ class Trainer:
         os.replace(tmp, weights)
         card = replace(self.provisional_card({k: thresholds[k] for k in ("balanced", "high_ppv")}),
                        sha256=sha256_file(weights), metrics=metrics, training=recipe,
-                       design=DESIGN, description=DESCRIPTION)
+                       design=DESIGN if self.cfg.modality != "ct" else {**DESIGN, **CT_DESIGN},
+                       description=DESCRIPTION if self.cfg.modality != "ct" else CT_DESCRIPTION)
         path = self.cfg.out_dir / f"{self.cfg.model_id}.json"
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(card.to_json(), indent=2) + "\n", encoding="utf-8")
@@ -361,6 +376,19 @@ DESCRIPTION = ("Two-stage multi-task model for lateral spine radiographs: a whol
                "(fracture task, level-region task, body-centre heatmap, facing/inversion) and a "
                "per-body U-Net (mask, six landmarks by soft-argmax, fracture probability). Trained "
                "only on simulated films; see design and training.")
+
+CT_DESCRIPTION = ("The lateral model's two-stage design fine-tuned on simulated sagittal CT planes "
+                  "(HU clipped to a bone window, 0.5-5 mm voxels, CT noise). For a CT series the "
+                  "film network scans sagittal planes, bodies are followed across planes and each "
+                  "is measured on its own mid-sagittal plane (vcfviewer.models.ct).")
+
+CT_DESIGN = {
+    "ct_volumes": "film network on sagittal planes every 2.5 mm within 40 mm of the column's "
+                  "mid-sagittal plane; detections linked across planes; a body must span >= 12 mm "
+                  "left-right; its mid-sagittal plane is the area-weighted centre of its planes; "
+                  "levels numbered from the sacrum over the whole column; body network on each "
+                  "body's own plane",
+}
 
 DESIGN = {
     "film_network": "ResNet-style encoder (GroupNorm, stride-2 stem, 5 stages, widths 16..128) "

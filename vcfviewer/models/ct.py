@@ -1,0 +1,279 @@
+"""CT analysis: the film network over sagittal planes → bodies in 3-D → each measured on its own
+mid-sagittal plane (CLINICAL §2), with the same post-processing and morphometry as radiographs.
+
+Why planes and not a 3-D network: the shipped networks are 2-D and a sagittal CT plane looks like
+a sharp lateral film. A body is about 30–50 mm wide, so it shows on many neighbouring planes;
+posterior elements, ribs and vessels show on a few. Steps:
+
+1. Scan planes every ``SCAN_STEP_MM`` within ``SCAN_HALF_MM`` of the column's mid-sagittal plane;
+   run the film network on each (batched) and parse bodies per plane.
+2. Link detections of neighbouring planes whose centres are close into one body; a body must
+   span ``MIN_EXTENT_MM`` left to right (this drops pedicles, ribs and one-plane noise).
+3. Each body's mid-sagittal plane is the area-weighted centre of its planes; levels are numbered
+   from the sacrum over the whole column (``postprocess.number_levels``).
+4. The body network measures each body on its own mid-sagittal plane; grades are decided as for
+   radiographs (``assemble.build_annotation``). Every finding names its plane.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vcfviewer.core.annotation import Proposal
+from vcfviewer.core.image import Radiograph, Volume
+from vcfviewer.core.progress import Job, Progress
+from vcfviewer.core.reformat import (mid_sagittal_index, plane_spacing_mm, sagittal_count,
+                                     sagittal_plane)
+from vcfviewer.models import assemble, postprocess, preprocess
+from vcfviewer.models.postprocess import BodyCandidate, FilmParse
+
+if TYPE_CHECKING:
+    from vcfviewer.models.inference import Analyzer
+
+CT_WINDOW_HU = (-250.0, 1250.0)  # what the model sees: air and fat black, cortex white
+SCAN_HALF_MM = 40.0  # bodies are at most ~50 mm wide; the column may sit off the volume centre
+SCAN_STEP_MM = 2.5
+LINK_FRACTION = 0.5  # x body size: the same body on neighbouring planes moves far less
+MIN_EXTENT_MM = 12.0
+FILM_BATCH = 8
+
+
+def clip_hu(pixels: np.ndarray, window: tuple[float, float] = CT_WINDOW_HU) -> np.ndarray:
+    """HU clipped to the model's window (training feeds this to ``labelled_film``)."""
+    low, high = float(window[0]), float(window[1])
+    return np.clip(np.nan_to_num(np.asarray(pixels, np.float32), nan=low), low, high)
+
+
+def ct_unit(pixels: np.ndarray, window: tuple[float, float] = CT_WINDOW_HU) -> np.ndarray:
+    """HU plane → the model's [0, 1] input: a fixed bone window, then the radiograph normalisation."""
+    return preprocess.normalise_unit(clip_hu(pixels, window))
+
+
+def window_of(card_input: dict) -> tuple[float, float]:
+    """The card's CT window (HU), or the default for a radiograph model used on CT."""
+    low, high = card_input.get("ct_window_hu", CT_WINDOW_HU)
+    return float(low), float(high)
+
+
+def scan_planes(volume: Volume, half_mm: float = SCAN_HALF_MM,
+                step_mm: float = SCAN_STEP_MM) -> list[int]:
+    """Plane indices to scan: every ``step_mm`` within ``half_mm`` of the mid-sagittal plane."""
+    count, spacing = sagittal_count(volume), plane_spacing_mm(volume)
+    mid = mid_sagittal_index(volume)
+    step = max(1, int(round(step_mm / spacing)))
+    reach = int(np.ceil(half_mm / spacing))
+    lo, hi = max(0, mid - reach), min(count - 1, mid + reach)
+    planes = list(range(mid, lo - 1, -step))[::-1] + list(range(mid + step, hi + 1, step))
+    return planes
+
+
+@dataclass
+class _Detection:
+    plane: int
+    body: BodyCandidate
+
+
+@dataclass
+class _Track:
+    """One body followed across planes."""
+
+    detections: list[_Detection]
+
+    @property
+    def planes(self) -> np.ndarray:
+        return np.array([d.plane for d in self.detections])
+
+    @property
+    def areas(self) -> np.ndarray:
+        return np.array([d.body.area for d in self.detections], float)
+
+    def extent_planes(self, step: int) -> int:
+        return int(self.planes.max() - self.planes.min()) + step
+
+    def mid_plane(self) -> int:
+        """Area-weighted centre of the planes it shows on (the body is widest mid-way)."""
+        return int(round(float((self.planes * self.areas).sum() / self.areas.sum())))
+
+    def nearest(self, plane: int) -> _Detection:
+        return self.detections[int(np.argmin(np.abs(self.planes - plane)))]
+
+    def candidate(self) -> BodyCandidate:
+        """The body as one candidate: its mid-plane detection with votes pooled over planes."""
+        centre_det = self.nearest(self.mid_plane())
+        # Fracture evidence from the central planes only: the body's edges are partial-volume.
+        central = [d for d in self.detections
+                   if abs(d.plane - self.mid_plane()) <= max(1, len(self.detections) // 4)]
+        pool = central or self.detections
+        return replace(centre_det.body,
+                       fracture_vote=float(np.mean([d.body.fracture_vote for d in pool])),
+                       fracture_score=float(np.mean([d.body.fracture_score for d in pool])),
+                       lumbar_vote=float(np.mean([d.body.lumbar_vote for d in self.detections])))
+
+
+def link_tracks(per_plane: list[tuple[int, list[BodyCandidate]]], step: int) -> list[_Track]:
+    """Join detections on neighbouring planes (≤ 2 steps apart) whose centres are close."""
+    dets = [_Detection(p, b) for p, bodies in per_plane for b in bodies]
+    if not dets:
+        return []
+    size = float(np.sqrt(np.median([d.body.area for d in dets])))
+    parent = list(range(len(dets)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(dets):
+        for j in range(i + 1, len(dets)):
+            b = dets[j]
+            if 0 < abs(a.plane - b.plane) <= 2 * step and \
+                    np.hypot(*(a.body.centre - b.body.centre)) < LINK_FRACTION * size:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[_Detection]] = {}
+    for i, d in enumerate(dets):
+        groups.setdefault(root(i), []).append(d)
+    return [_Track(sorted(g, key=lambda d: d.plane)) for g in groups.values()]
+
+
+def _best_sacrum(sacra: list[tuple[int, np.ndarray]], mid: int) -> tuple[int, np.ndarray] | None:
+    """The sacrum mask to anchor numbering: the largest, ties broken towards the column's middle."""
+    if not sacra:
+        return None
+    return max(sacra, key=lambda s: (int(s[1].sum()), -abs(s[0] - mid)))
+
+
+class _Planes:
+    """Reformatted planes and their model inputs, computed once each."""
+
+    def __init__(self, volume: Volume, window: tuple[float, float]) -> None:
+        self.volume, self.window = volume, window
+        self._images: dict[int, Radiograph] = {}
+        self._units: dict[int, np.ndarray] = {}
+
+    def image(self, plane: int) -> Radiograph:
+        if plane not in self._images:
+            self._images[plane] = sagittal_plane(self.volume, plane)
+        return self._images[plane]
+
+    def unit(self, plane: int) -> np.ndarray:
+        if plane not in self._units:
+            self._units[plane] = ct_unit(self.image(plane).pixels, self.window)
+        return self._units[plane]
+
+
+def _scan(analyzer: "Analyzer", planes: _Planes, indices: list[int], size: int,
+          timings: dict[str, float]) -> Job[tuple[list, list, preprocess.FilmTransform]]:
+    """Film network + per-plane parse over ``indices``; yields progress per batch."""
+    per_plane, sacra, transform = [], [], None
+    for start in range(0, len(indices), FILM_BATCH):
+        chunk = indices[start:start + FILM_BATCH]
+        yield Progress("network", 0.05 + 0.6 * start / len(indices),
+                       f"Finding vertebral bodies: plane {start + 1}–{start + len(chunk)} "
+                       f"of {len(indices)} scanned")
+        t0 = time.perf_counter()
+        inputs = []
+        for p in chunk:
+            film_input, transform = preprocess.prepare_film(planes.unit(p), size, raw_unit=True)
+            inputs.append(film_input)
+        timings["reformat"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        films = analyzer.run_films(np.stack(inputs))
+        timings["network"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for p, film in zip(chunk, films):
+            bodies, sacrum = postprocess.find_bodies(film.fracture, film.level, film.centre,
+                                                     transform.content_box)
+            per_plane.append((p, bodies))
+            if sacrum is not None:
+                sacra.append((p, sacrum))
+        timings["postprocess"] += time.perf_counter() - t0
+    return per_plane, sacra, transform
+
+
+def _keep(tracks: list[_Track], step: int, spacing: float, scanned: int) -> list[_Track]:
+    """Tracks wide enough to be vertebral bodies (all of them when the scan itself is narrower)."""
+    need = MIN_EXTENT_MM / spacing
+    if scanned * step < need:
+        return tracks
+    return [t for t in tracks if t.extent_planes(step) >= need]
+
+
+def _crops(planes: _Planes, parse: FilmParse, track_of: dict[int, _Track],
+           transform: preprocess.FilmTransform, spec: dict) -> tuple[np.ndarray, list, list[int]]:
+    """One canonical crop per body, cut from that body's own mid-sagittal plane."""
+    size = int(spec["body_size"])
+    factor = float(spec.get("crop_side_factor", assemble.CROP_SIDE_FACTOR))
+    if not parse.bodies:
+        return np.zeros((0, size, size), np.float32), [], []
+    mids = [track_of[id(b)].mid_plane() for b in parse.bodies]
+    centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
+    angles = postprocess.column_angles(centres)
+    per_px = transform.scale_x * transform.scale_y
+    crops, tfs = [], []
+    for body, plane, centre, angle in zip(parse.bodies, mids, centres, angles):
+        side = assemble.crop_side(body.area / per_px, factor)
+        matrix = preprocess.crop_matrix(centre, float(angle), side, size, False)
+        crop, tf = preprocess.extract_crop(planes.unit(plane), matrix, size)
+        crops.append(crop)
+        tfs.append(tf)
+    return np.stack(crops), tfs, mids
+
+
+def analyze_volume(analyzer: "Analyzer", volume: Volume) -> Job[Proposal]:
+    """Generator job: yields Progress, returns a Proposal with each body on its own plane."""
+    from vcfviewer import __version__
+
+    timings = {"reformat": 0.0, "network": 0.0, "postprocess": 0.0, "measure": 0.0}
+    spec = analyzer.card.input
+    planes = _Planes(volume, window_of(spec))
+    yield Progress("reformat", 0.0, "Finding the spine's mid-sagittal plane")
+    t0 = time.perf_counter()
+    indices = scan_planes(volume)
+    mid = mid_sagittal_index(volume)
+    spacing = plane_spacing_mm(volume)
+    step = max(1, int(round(SCAN_STEP_MM / spacing)))
+    timings["reformat"] += time.perf_counter() - t0
+    per_plane, sacra, transform = yield from _scan(analyzer, planes, indices,
+                                                   int(spec["film_size"]), timings)
+    yield Progress("postprocess", 0.7, "Following bodies across planes and numbering levels")
+    t0 = time.perf_counter()
+    tracks = _keep(link_tracks(per_plane, step), step, spacing, len(indices))
+    candidates = [t.candidate() for t in tracks]
+    track_of = {id(c): t for c, t in zip(candidates, tracks)}
+    sacrum = _best_sacrum(sacra, mid)
+    parse = postprocess.number_levels(candidates, None if sacrum is None else sacrum[1])
+    crops, crop_tfs, mids = _crops(planes, parse, track_of, transform, spec)
+    timings["postprocess"] += time.perf_counter() - t0
+    yield Progress("network", 0.8, f"Measuring {len(crops)} bodies on their mid-sagittal planes")
+    t0 = time.perf_counter()
+    body_out = analyzer.run_bodies(crops)
+    timings["network"] += time.perf_counter() - t0
+    yield Progress("measure", 0.9, "Grading")
+    t0 = time.perf_counter()
+    column_plane = int(np.median(mids)) if mids else mid
+    annotation, study_p = assemble.build_annotation(
+        planes.image(column_plane), parse, transform, crop_tfs, body_out,
+        SimpleNamespace(inverted=0.0), analyzer.threshold, analyzer.card,
+        software_version=__version__)
+    annotation = _on_planes(annotation, parse, mids, sacrum, sagittal_count(volume))
+    timings["measure"] += time.perf_counter() - t0
+    yield Progress("measure", 1.0, "Done")
+    return Proposal(annotation=annotation, device=analyzer.device_name,
+                    timings_s=tuple(timings.items()), study_fracture_probability=study_p)
+
+
+def _on_planes(annotation, parse: FilmParse, mids: list[int],
+               sacrum: tuple[int, np.ndarray] | None, count: int):
+    """Name each finding's plane and make the annotation a whole-volume one."""
+    plane_of = dict(zip(parse.levels, mids))
+    if sacrum is not None:
+        plane_of["S1"] = sacrum[0]
+    findings = tuple(replace(f, plane_index=plane_of.get(f.level)) for f in annotation.findings)
+    image = replace(annotation.image, plane_index=None, plane_count=count)
+    return replace(annotation, image=image, findings=findings)
