@@ -2,6 +2,8 @@
 
 Numbers come from ``core.morphometry`` only. Lengths are in the study's unit (column ``unit``),
 ratios and height loss as fractions (0.25 = 25 %), empty cells where a value does not exist.
+``plane`` is the CT sagittal plane the body was measured on, numbered from 1 as the viewer shows
+it (empty on radiographs).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement, m
 from vcfviewer.io import atomic
 
 COLUMNS: tuple[str, ...] = (
-    "level", "finding_id", "measurable", "not_measurable_reason", "unit", "ha", "hm", "hp",
+    "level", "plane", "finding_id", "measurable", "not_measurable_reason", "unit", "ha", "hm", "hp",
     "wedge_ratio", "biconcave_ratio", "crush_ratio", "reference_height", "reference_levels",
     "height_loss", "height_loss_mm", "vc", "vc_levels", "measured_grade", "measured_type",
     "borderline", "grade", "fracture_type", "fracture_probability", "reader_edited",
@@ -37,10 +39,13 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def row_for(finding: VertebraFinding, m: VertebraMeasurement) -> dict[str, str]:
-    """One CSV row (all strings) for a finding and its measurement."""
+def row_for(finding: VertebraFinding, m: VertebraMeasurement,
+            plane: int | None = None) -> dict[str, str]:
+    """One CSV row (all strings) for a finding and its measurement; ``plane`` is the CT
+    sagittal plane index (0-based; written 1-based, as the viewer shows it) or None."""
     values: dict[str, object] = {
-        "level": finding.level, "finding_id": finding.finding_id, "measurable": m.measurable,
+        "level": finding.level, "plane": None if plane is None else int(plane) + 1,
+        "finding_id": finding.finding_id, "measurable": m.measurable,
         "not_measurable_reason": m.reason, "unit": m.unit, "ha": m.ha, "hm": m.hm, "hp": m.hp,
         "wedge_ratio": m.wedge_ratio, "biconcave_ratio": m.biconcave_ratio,
         "crush_ratio": m.crush_ratio, "reference_height": m.reference_height,
@@ -64,7 +69,8 @@ def csv_text(annotation: StudyAnnotation, measurements: StudyMeasurements | None
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for finding in annotation.findings:
-        writer.writerow(row_for(finding, ms.by_id[finding.finding_id]))
+        writer.writerow(row_for(finding, ms.by_id[finding.finding_id],
+                                annotation.plane_of(finding)))
     return buffer.getvalue()
 
 

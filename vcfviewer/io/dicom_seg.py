@@ -4,7 +4,9 @@ One BINARY segment per body: category SNOMED "Anatomical Structure", type the le
 (private 99VCFV code for T13/L6), label "<level> vertebral body". Algorithm type per segment:
 AUTOMATIC for untouched model output, SEMIAUTOMATIC once the reader changed the body, MANUAL for a
 body the reader added (``VertebraFinding.added_by_reader``). Masks: the finding's own mask, else
-its landmark polygon (``io.body_masks``).
+its landmark polygon (``io.body_masks``). A CT annotation (``write_seg_ct``) maps each body's
+mask on its own sagittal plane to the voxels it covers (``io.ct_export.body_voxels``) and
+references every slice of the series.
 """
 
 from __future__ import annotations
@@ -124,6 +126,17 @@ def write_seg(annotation: StudyAnnotation, source: Any, path: str | os.PathLike[
     return _save(build_seg(annotation, source, **options), path, orientation)
 
 
+def _volume_seg(labels: np.ndarray, descriptions: list[Any], source_slices: Sequence[Any],
+                creator: str | None, series_number: int) -> Any:
+    """A SEG over a series' slices from a label volume whose values are segment numbers."""
+    import highdicom as hd
+
+    return hd.seg.Segmentation(
+        source_images=list(source_slices), pixel_array=labels,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions, **_common(series_number, "VERTEBRAE", creator))
+
+
 def write_seg_volume(label_volume: np.ndarray, level_names: Mapping[int, str],
                      source_slices: Sequence[Any], path: str | os.PathLike[str],
                      algorithm: str = "AUTOMATIC", provenance: Provenance | None = None,
@@ -133,8 +146,6 @@ def write_seg_volume(label_volume: np.ndarray, level_names: Mapping[int, str],
     ``level_names`` maps label values to levels (e.g. {27: "L5", 25: "S1"}); label values not
     named are left out. ``algorithm`` is the algorithm type of every segment.
     """
-    import highdicom as hd
-
     source_slices = [dicom_codes.usable_source(ds, str(path)) for ds in source_slices]
     labels = np.asarray(label_volume)
     if labels.ndim != 3 or labels.shape[0] != len(source_slices):
@@ -151,11 +162,45 @@ def write_seg_volume(label_volume: np.ndarray, level_names: Mapping[int, str],
     descriptions = [_description(n, level_names[v], algorithm, prov,
                                  dicom_codes.tracking_uid(series, level_names[v]))
                     for n, v in enumerate(present, start=1)]
-    seg = hd.seg.Segmentation(
-        source_images=list(source_slices), pixel_array=remap[np.clip(labels, 0, None)],
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions, **_common(series_number, "VERTEBRAE", None))
+    seg = _volume_seg(remap[np.clip(labels, 0, None)], descriptions, source_slices, None,
+                      series_number)
     return _save(seg, path)
+
+
+def _per_slice(labels: np.ndarray, slice_of_voxel: np.ndarray, count: int) -> np.ndarray:
+    """Voxel-slice labels folded onto the acquired slices (a resampled stack repeats one)."""
+    if len(slice_of_voxel) == count and np.array_equal(slice_of_voxel, np.arange(count)):
+        return labels
+    out = np.zeros((count,) + labels.shape[1:], dtype=labels.dtype)
+    for k, i in enumerate(slice_of_voxel):
+        np.maximum(out[i], labels[k], out=out[i])
+    return out
+
+
+def build_seg_ct(annotation: StudyAnnotation, series: Any, series_number: int = 901) -> Any:
+    """The SEG of a CT annotation over its series (``ct_export.CtSeries``), not yet written.
+
+    Each body's mask on its own sagittal plane becomes the voxels it covers
+    (``ct_export.body_voxels``); one segment per body, algorithm type per body as for films.
+    """
+    from vcfviewer.io import ct_export
+
+    labels, bodies = ct_export.label_volume(series.volume, annotation)
+    if not bodies:
+        raise ExportError(annotation.image.path, "no body has a mask or landmarks to segment")
+    labels = _per_slice(labels, series.slice_of_voxel, len(series.slices))
+    descriptions = [
+        _description(i + 1, f.level, algorithm_type(f), annotation.provenance,
+                     dicom_codes.tracking_uid(series.series_instance_uid, f.finding_id))
+        for i, f in enumerate(bodies)]
+    creator = annotation.provenance.reader if annotation.reader_edited else None
+    return _volume_seg(labels, descriptions, series.slices, creator, series_number)
+
+
+def write_seg_ct(annotation: StudyAnnotation, series: Any, path: str | os.PathLike[str],
+                 **options: Any) -> Path:
+    """Write the CT annotation's body segmentation atomically (see ``build_seg_ct``)."""
+    return _save(build_seg_ct(annotation, series, **options), path)
 
 
 def read_seg_masks(path: str | os.PathLike[str],

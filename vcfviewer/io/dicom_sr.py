@@ -11,12 +11,17 @@ accepted (``ReviewSession.accept_all``) is written as VERIFIED by that reader.
 
 SCOORD coordinates are DICOM image coordinates, where (0, 0) is the top-left CORNER of the first
 pixel; our landmarks are pixel indices (pixel centres), so x_dicom = x + 0.5.
+
+CT (a sagittal-reformat annotation, ``build_sr(..., ct=CtSeries)``): the same groups, but each
+height line is a SCOORD3D POLYLINE in patient LPS millimetres in the series' Frame of Reference
+(the reformat plane is not a stored image), and each group's source images are the acquired
+slices its six landmarks lie in (nearest slice per landmark, each slice once).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,8 @@ class SRVertebra:
     borderline: bool | None = None
     reader_edited: bool | None = None
     landmarks: np.ndarray | None = None  # (6, 2) [x, y] pixel indices, from the SCOORDs
+    # "source_images": SOP Instance UIDs the group references; "landmarks_mm": (6, 3) LPS mm
+    # from the SCOORD3Ds of a CT report
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,28 +66,55 @@ def _units() -> dict[str, Any]:
             "ratio": codes.UCUM.NoUnits, "percent": codes.UCUM.Percent}
 
 
-def _height_measurement(key: str, value: float, unit: Any, finding: VertebraFinding,
-                        source: Any) -> Any:
+@dataclass(frozen=True)
+class _Refs:
+    """How one body is referenced: its group's source images, and a height line's coordinates
+    for (superior, inferior) landmark indices (SCOORD on a film, SCOORD3D in mm on a CT)."""
+
+    images: list[Any]
+    line: Callable[[int, int], Any]
+
+
+def _film_refs(finding: VertebraFinding, source: Any) -> _Refs:
     import highdicom as hd
 
-    sup, inf = _HEIGHT_KEYS[key]
-    assert finding.landmarks is not None
-    line = np.array([finding.landmarks[sup], finding.landmarks[inf]], dtype=np.float64) + 0.5
-    region = hd.sr.SourceImageForRegion(source.SOPClassUID, source.SOPInstanceUID)
-    coords = hd.sr.CoordinatesForMeasurement(hd.sr.GraphicTypeValues.POLYLINE, line, region)
-    return hd.sr.Measurement(name=dicom_codes.private_code(key), value=float(value), unit=unit,
-                             referenced_coordinates=[coords])
+    def line(sup: int, inf: int) -> Any:
+        assert finding.landmarks is not None
+        points = np.array([finding.landmarks[sup], finding.landmarks[inf]], np.float64) + 0.5
+        region = hd.sr.SourceImageForRegion(source.SOPClassUID, source.SOPInstanceUID)
+        return hd.sr.CoordinatesForMeasurement(hd.sr.GraphicTypeValues.POLYLINE, points, region)
+
+    return _Refs([source], line)
 
 
-def _measurements(finding: VertebraFinding, m: VertebraMeasurement, source: Any) -> list[Any]:
+def _ct_refs(annotation: StudyAnnotation, finding: VertebraFinding, ct: Any) -> _Refs:
+    """CT: the slices the landmarks lie in, and height lines in patient mm (SCOORD3D)."""
+    import highdicom as hd
+
+    from vcfviewer.io import ct_export
+
+    images = ct.slices_at(ct_export.landmark_slices(ct.volume, annotation, finding))
+    points = (ct_export.landmarks_mm(ct.volume, annotation, finding)
+              if finding.landmarks is not None else None)
+
+    def line(sup: int, inf: int) -> Any:
+        assert points is not None
+        return hd.sr.CoordinatesForMeasurement3D(hd.sr.GraphicTypeValues3D.POLYLINE,
+                                                 points[[sup, inf]], ct.frame_of_reference_uid)
+
+    return _Refs(images or [ct.slices[0]], line)
+
+
+def _measurements(finding: VertebraFinding, m: VertebraMeasurement, refs: _Refs) -> list[Any]:
     import highdicom as hd
 
     units = _units()
     out = []
     if m.measurable:
         length = units[m.unit]
-        out += [_height_measurement(k, getattr(m, k), length, finding, source)
-                for k in _HEIGHT_KEYS]
+        out += [hd.sr.Measurement(name=dicom_codes.private_code(k), value=float(getattr(m, k)),
+                                  unit=length, referenced_coordinates=[refs.line(*pair)])
+                for k, pair in _HEIGHT_KEYS.items()]
         plain = [(k, getattr(m, k), units["ratio"]) for k in _RATIO_KEYS]
         plain += [(k, 100.0 * getattr(m, k), units["percent"]) for k in _PERCENT_KEYS
                   if getattr(m, k) is not None]
@@ -119,7 +153,7 @@ def _evaluations(finding: VertebraFinding, m: VertebraMeasurement) -> list[Any]:
     return [hd.sr.QualitativeEvaluation(name, value) for name, value in items]
 
 
-def _group(finding: VertebraFinding, m: VertebraMeasurement, source: Any, uid: str) -> Any:
+def _group(finding: VertebraFinding, m: VertebraMeasurement, refs: _Refs, uid: str) -> Any:
     import highdicom as hd
     from vcfviewer import __version__
 
@@ -128,9 +162,10 @@ def _group(finding: VertebraFinding, m: VertebraMeasurement, source: Any, uid: s
                                                      identifier=f"{finding.level} vertebral body"),
         finding_sites=[hd.sr.FindingSite(dicom_codes.level_code(finding.level))],
         algorithm_id=hd.sr.AlgorithmIdentification("vcfviewer morphometry", __version__),
-        measurements=_measurements(finding, m, source) or None,
+        measurements=_measurements(finding, m, refs) or None,
         qualitative_evaluations=_evaluations(finding, m),
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)
+                       for ds in refs.images],
     )
 
 
@@ -155,31 +190,53 @@ def _observation_context(annotation: StudyAnnotation) -> Any:
                                     observer_device_context=device)
 
 
+def _groups(annotation: StudyAnnotation, measurements: StudyMeasurements,
+            sources: list[Any], ct: Any | None) -> tuple[list[Any], list[Any]]:
+    """The measurement groups and the evidence (every image they reference, distinct)."""
+    groups, evidence = [], {}
+    for f in annotation.vertebrae:
+        if ct is not None:
+            refs = _ct_refs(annotation, f, ct)
+            uid = dicom_codes.tracking_uid(ct.series_instance_uid, f.finding_id)
+        else:
+            refs = _film_refs(f, sources[0])
+            uid = dicom_codes.tracking_uid(str(sources[0].SOPInstanceUID), f.finding_id)
+        groups.append(_group(f, measurements.by_id[f.finding_id], refs, uid))
+        evidence.update((str(ds.SOPInstanceUID), ds) for ds in refs.images)
+    return groups, list(evidence.values()) or sources[:1]
+
+
 def build_sr(annotation: StudyAnnotation, measurements: StudyMeasurements,
              source: Any | Sequence[Any], series_number: int = 900,
-             institution_name: str | None = None, verifying_organization: str | None = None) -> Any:
-    """The SR dataset (highdicom Comprehensive3DSR), not yet written."""
+             institution_name: str | None = None, verifying_organization: str | None = None,
+             ct: Any | None = None) -> Any:
+    """The SR dataset (highdicom Comprehensive3DSR), not yet written.
+
+    ``source`` is the radiograph's data set; for a CT annotation pass ``ct`` (a
+    ``ct_export.CtSeries``) and its ``slices`` as ``source``: each group then references the
+    slices its landmarks lie in and the height lines are SCOORD3D in patient mm.
+    """
     import highdicom as hd
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
     given = list(source) if isinstance(source, (list, tuple)) else [source]
     sources = [dicom_codes.usable_source(ds, annotation.image.path) for ds in given]
-    image = sources[0]
-    _check_source(annotation, image)
-    groups = [_group(f, measurements.by_id[f.finding_id], image,
-                     dicom_codes.tracking_uid(str(image.SOPInstanceUID), f.finding_id))
-              for f in annotation.vertebrae]
-    ct = annotation.image.modality.upper() == "CT" or getattr(image, "Modality", "") == "CT"
+    if ct is None:
+        _check_source(annotation, sources[0])
+    groups, evidence = _groups(annotation, measurements, sources, ct)
+    is_ct = (ct is not None or annotation.image.modality.upper() == "CT"
+             or getattr(sources[0], "Modality", "") == "CT")
     report = hd.sr.MeasurementReport(
         observation_context=_observation_context(annotation),
-        procedure_reported=(codes.LN.CTUnspecifiedBodyRegion if ct
+        procedure_reported=(codes.LN.CTUnspecifiedBodyRegion if is_ct
                             else codes.LN.XRUnspecifiedBodyRegion),
         imaging_measurements=groups, title=codes.DCM.ImagingMeasurementReport)
     prov = annotation.provenance
     verified = prov.source == "reader" and bool(prov.reader)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=sources, content=report[0], series_instance_uid=generate_uid(),
+        evidence=evidence if ct is not None else sources, content=report[0],
+        series_instance_uid=generate_uid(),
         series_number=series_number, sop_instance_uid=generate_uid(), instance_number=1,
         manufacturer=dicom_codes.MANUFACTURER, is_complete=True, is_final=verified,
         is_verified=verified, institution_name=institution_name,
@@ -229,13 +286,16 @@ def _private_key(value: str, scheme: str) -> str | None:
 def _read_group(group: Any) -> SRVertebra | None:
     from pydicom.sr.codedict import codes
 
-    fields: dict[str, Any] = {"values": {}, "units": {}, "points": {}}
+    fields: dict[str, Any] = {"values": {}, "units": {}, "points": {}, "points_mm": {},
+                              "images": []}
     for item in group.ContentSequence:
         name = _code_of(item, "ConceptNameCodeSequence")
         if item.ValueType == "TEXT" and name == ("112039", "DCM"):
             fields["tracking_id"] = str(item.TextValue)
         elif item.ValueType == "CODE" and name == ("363698007", "SCT"):
             fields["level"] = dicom_codes.level_from_code(*_code_of(item, "ConceptCodeSequence"))
+        elif item.ValueType == "IMAGE":
+            fields["images"].append(str(item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID))
         elif item.ValueType == "NUM":
             _read_num(item, _private_key(*name), fields)
         elif item.ValueType == "CODE":
@@ -256,6 +316,8 @@ def _read_num(item: Any, key: str | None, fields: dict[str, Any]) -> None:
     for child in getattr(item, "ContentSequence", []):
         if child.ValueType == "SCOORD" and key in _HEIGHT_KEYS:
             fields["points"][key] = np.asarray(child.GraphicData, float).reshape(-1, 2) - 0.5
+        elif child.ValueType == "SCOORD3D" and key in _HEIGHT_KEYS:
+            fields["points_mm"][key] = np.asarray(child.GraphicData, float).reshape(-1, 3)
 
 
 def _read_code(item: Any, key: str | None, fields: dict[str, Any], codes: Any) -> None:
@@ -270,13 +332,22 @@ def _read_code(item: Any, key: str | None, fields: dict[str, Any], codes: Any) -
         fields[key] = type_key.removeprefix("type_") or None
 
 
+def _six(points: dict[str, np.ndarray], width: int) -> np.ndarray | None:
+    """The six landmarks from the three height lines (None unless all three are there)."""
+    if not all(k in points for k in _HEIGHT_KEYS):
+        return None
+    out = np.zeros((6, width))
+    for key, (sup, inf) in _HEIGHT_KEYS.items():
+        out[sup], out[inf] = points[key][0], points[key][1]
+    return out
+
+
 def _vertebra_from(fields: dict[str, Any]) -> SRVertebra:
-    points = fields["points"]
-    landmarks = None
-    if all(k in points for k in _HEIGHT_KEYS):
-        landmarks = np.zeros((6, 2))
-        for key, (sup, inf) in _HEIGHT_KEYS.items():
-            landmarks[sup], landmarks[inf] = points[key][0], points[key][1]
+    landmarks = _six(fields["points"], 2)
+    extra: dict[str, Any] = {"source_images": fields["images"]}
+    points_mm = _six(fields["points_mm"], 3)
+    if points_mm is not None:
+        extra["landmarks_mm"] = points_mm
     ftype = fields.get("fracture_type")
     return SRVertebra(
         level=fields["level"], tracking_id=fields.get("tracking_id", ""), values=fields["values"],
@@ -284,7 +355,7 @@ def _vertebra_from(fields: dict[str, Any]) -> SRVertebra:
         measured_grade=fields.get("measured_grade"),
         fracture_type=FractureType(ftype).value if ftype else None,
         borderline=fields.get("borderline"), reader_edited=fields.get("reader_edited"),
-        landmarks=landmarks)
+        landmarks=landmarks, extra=extra)
 
 
 def read_sr_measurements(path: str | os.PathLike[str]) -> dict[str, SRVertebra]:

@@ -4,6 +4,11 @@
 ExportReport naming what was written, what was skipped (and why: a PNG has no DICOM source for
 SR/SEG) and what failed (and why). Each format is written atomically and on its own, so an error
 in one never loses the others and never damages a file an earlier export wrote.
+
+A CT annotation on the sagittal reformat is exported against its Volume (``volume=``): SR and
+SEG reference the acquired slices (``io.ct_export``), the key image shows the column's middle
+plane, the training set gets one entry per plane. A NIfTI volume has no DICOM source: SR/SEG are
+skipped with that reason and the rest is written.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vcfviewer.core.annotation import StudyAnnotation
-from vcfviewer.core.image import Radiograph
+from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.morphometry import StudyMeasurements, measure_study
 from vcfviewer.core.progress import Job, Progress
 from vcfviewer.io import atomic
@@ -25,6 +30,7 @@ from vcfviewer.io.atomic import ExportError
 
 log = logging.getLogger(__name__)
 
+Image = Radiograph | Volume
 FORMATS: tuple[str, ...] = ("json", "csv", "sr", "seg", "key_image", "training_set")
 TRAINING_FOLDER = "training_set"
 
@@ -72,32 +78,81 @@ def _read_source(path: str) -> Any:
         raise ExportError(path, f"cannot read the source DICOM ({exc})") from None
 
 
-def _dicom_skip_reason(annotation: StudyAnnotation, source_path: str | None) -> str | None:
+def _dicom_skip_reason(annotation: StudyAnnotation, source_path: str | None,
+                       volume: Volume | None) -> str | None:
+    if annotation.image.is_reformat:
+        from vcfviewer.io import ct_export
+
+        return ct_export.dicom_skip_reason(annotation, volume)
     if source_path is None:
         return "no DICOM source (the image came from a raster file or has no DICOM header)"
-    if annotation.image.plane_index is not None:
-        return ("the landmarks lie on a CT reformat, not on a stored DICOM image "
-                "(use dicom_seg.write_seg_volume for the series)")
     return None
 
 
-def _writers(image: Radiograph, annotation: StudyAnnotation, ms: StudyMeasurements,
-             out: Path, stem: str, source: Callable[[], Any],
-             training_dir: Path) -> dict[str, Callable[[], Path | str]]:
-    from vcfviewer.io import annotation_json, csv_export, dicom_seg, dicom_sr, key_image
-    from vcfviewer.io import training_set
+def _film_writers(image: Image, annotation: StudyAnnotation, ms: StudyMeasurements, out: Path,
+                  stem: str, source: Callable[[], Any],
+                  training_dir: Path) -> dict[str, Callable[[], Path | str]]:
+    from vcfviewer.io import dicom_seg, dicom_sr, key_image, training_set
 
     return {
+        "sr": lambda: dicom_sr.write_sr(annotation, ms, source(), out / f"{stem}.sr.dcm"),
+        "seg": lambda: dicom_seg.write_seg(annotation, source(), out / f"{stem}.seg.dcm"),
+        "key_image": lambda: key_image.write_key_image(_pixels(image), image.window, annotation,
+                                                       ms, out / f"{stem}.key.png"),
+        "training_set": lambda: training_set.export_entry(_pixels(image), image.spacing_mm,
+                                                          annotation, training_dir),
+    }
+
+
+def _pixels(image: Image) -> Any:
+    if not isinstance(image, Radiograph):
+        raise ValueError("a radiograph annotation needs its 2-D image, not a volume")
+    return image.pixels
+
+
+def _ct_writers(volume: Volume, annotation: StudyAnnotation, ms: StudyMeasurements, out: Path,
+                stem: str, series: Callable[[], Any],
+                training_dir: Path) -> dict[str, Callable[[], Path | str]]:
+    from vcfviewer.io import dicom_seg, dicom_sr, key_image, training_set
+
+    return {
+        "sr": lambda: dicom_sr.write_sr(annotation, ms, list(series().slices),
+                                        out / f"{stem}.sr.dcm", ct=series()),
+        "seg": lambda: dicom_seg.write_seg_ct(annotation, series(), out / f"{stem}.seg.dcm"),
+        "key_image": lambda: key_image.write_ct_key_image(volume, annotation, ms,
+                                                          out / f"{stem}.key.png"),
+        "training_set": lambda: ";".join(training_set.export_ct_entries(volume, annotation,
+                                                                        training_dir)),
+    }
+
+
+def _ct_without_volume(image: Image, annotation: StudyAnnotation, ms: StudyMeasurements,
+                       out: Path, stem: str, training_dir: Path) -> dict[str, Callable[[], Any]]:
+    """A CT annotation exported without its volume: a one-plane annotation drawn on ``image``
+    (the plane on screen) keeps its key image and training entry; a whole-volume one cannot."""
+    writers = _film_writers(image, annotation, ms, out, stem, lambda: None, training_dir)
+    one_plane = annotation.image.plane_count is None and isinstance(image, Radiograph)
+    return {k: w for k, w in writers.items() if one_plane and k in ("key_image", "training_set")}
+
+
+def _writers(image: Image, volume: Volume | None, annotation: StudyAnnotation,
+             ms: StudyMeasurements, out: Path, source: Callable[[], Any],
+             training_dir: Path) -> dict[str, Callable[[], Path | str]]:
+    from vcfviewer.io import annotation_json, csv_export
+
+    stem = export_stem(annotation)
+    writers: dict[str, Callable[[], Path | str]] = {
         "json": lambda: annotation_json.write_annotation(
             annotation, out / f"{stem}.annotation.json", ms),
         "csv": lambda: csv_export.write_csv(annotation, ms, out / f"{stem}.findings.csv"),
-        "sr": lambda: dicom_sr.write_sr(annotation, ms, source(), out / f"{stem}.sr.dcm"),
-        "seg": lambda: dicom_seg.write_seg(annotation, source(), out / f"{stem}.seg.dcm"),
-        "key_image": lambda: key_image.write_key_image(image.pixels, image.window, annotation, ms,
-                                                       out / f"{stem}.key.png"),
-        "training_set": lambda: training_set.export_entry(image.pixels, image.spacing_mm,
-                                                          annotation, training_dir),
     }
+    if not annotation.image.is_reformat:
+        writers.update(_film_writers(image, annotation, ms, out, stem, source, training_dir))
+    elif volume is not None:
+        writers.update(_ct_writers(volume, annotation, ms, out, stem, source, training_dir))
+    else:
+        writers.update(_ct_without_volume(image, annotation, ms, out, stem, training_dir))
+    return writers
 
 
 def _run_one(name: str, writer: Callable[[], Path | str], report: ExportReport,
@@ -118,14 +173,41 @@ def _run_one(name: str, writer: Callable[[], Path | str], report: ExportReport,
         report.written[name] = Path(result)
 
 
-def export_study(image: Radiograph, annotation: StudyAnnotation, out_dir: str | os.PathLike[str],
+def _source_reader(annotation: StudyAnnotation, source_dicom_path: str | None,
+                   volume: Volume | None) -> Callable[[], Any]:
+    """Reads the DICOM source once, on first use: the film's header, or a CT's slice headers."""
+    cache: dict[str, Any] = {}
+
+    def source() -> Any:
+        if "ds" not in cache:
+            if annotation.image.is_reformat:
+                from vcfviewer.io import ct_export
+
+                assert volume is not None
+                cache["ds"] = ct_export.read_series(volume)
+            else:
+                cache["ds"] = _read_source(str(source_dicom_path))
+        return cache["ds"]
+
+    return source
+
+
+def export_study(image: Image, annotation: StudyAnnotation, out_dir: str | os.PathLike[str],
                  source_dicom_path: str | None = None, formats: Sequence[str] = FORMATS,
                  training_dir: str | os.PathLike[str] | None = None,
-                 measurements: StudyMeasurements | None = None) -> Job[ExportReport]:
-    """Write every requested format for one study into ``out_dir`` (a Job yielding Progress)."""
+                 measurements: StudyMeasurements | None = None, *,
+                 volume: Volume | None = None) -> Job[ExportReport]:
+    """Write every requested format for one study into ``out_dir`` (a Job yielding Progress).
+
+    A CT annotation (``annotation.image.is_reformat``) needs ``volume`` (or a Volume as
+    ``image``) for SR/SEG (they reference the series' slices), the key image (its middle plane)
+    and the training set (one entry per plane); ``source_dicom_path`` is then not used.
+    """
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown export formats: {', '.join(sorted(unknown))}")
+    if volume is None and isinstance(image, Volume):
+        volume = image
     out = Path(out_dir)
     report = ExportReport(out)
     yield Progress("export", 0.0, "measuring")
@@ -135,21 +217,17 @@ def export_study(image: Radiograph, annotation: StudyAnnotation, out_dir: str | 
         report.failed.update({name: str(exc) for name in formats})
         return report
     ms = measurements if measurements is not None else measure_study(annotation)
-    skip_dicom = _dicom_skip_reason(annotation, source_dicom_path)
-    cache: dict[str, Any] = {}
-
-    def source() -> Any:
-        if "ds" not in cache:
-            cache["ds"] = _read_source(str(source_dicom_path))
-        return cache["ds"]
-
+    skip_dicom = _dicom_skip_reason(annotation, source_dicom_path, volume)
     train_dir = Path(training_dir) if training_dir is not None else out / TRAINING_FOLDER
-    writers = _writers(image, annotation, ms, out, export_stem(annotation), source, train_dir)
+    writers = _writers(image, volume, annotation, ms, out,
+                       _source_reader(annotation, source_dicom_path, volume), train_dir)
     for i, name in enumerate(formats):
         yield Progress("export", i / len(formats), f"writing {name.replace('_', ' ')}")
         if name in ("sr", "seg") and skip_dicom:
             report.skipped[name] = skip_dicom
-            continue
-        _run_one(name, writers[name], report, train_dir)
+        elif name not in writers:
+            report.skipped[name] = "a whole-volume CT annotation needs its volume"
+        else:
+            _run_one(name, writers[name], report, train_dir)
     yield Progress("export", 1.0, "export finished" if report.ok else "export finished with errors")
     return report

@@ -4,6 +4,11 @@ Windowed greyscale, body masks tinted by level, the six landmarks, the Ha/Hm/Hp 
 label beside each body and a grade badge: the decided grade, with "?" when the measured height
 loss is borderline (within 3 points of 20/25/40 %), shown for fractured or borderline bodies.
 A footer states SDI, unit and model (never patient data). OpenCV (headless) draws.
+
+CT (``render_ct_key_image``): the column's middle sagittal plane (median of the bodies' planes)
+with EVERY body drawn, also those measured on other planes (the key image is the reader's
+summary), and a caption strip below the image naming the plane shown and, when the bodies lie on
+different planes, the plane each one was measured on (numbered from 1, as the viewer shows them).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 
 from vcfviewer.core import levels as _levels
 from vcfviewer.core.annotation import HEIGHT_PAIRS, StudyAnnotation, VertebraFinding
-from vcfviewer.core.image import Window
+from vcfviewer.core.image import Volume, Window
 from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement, measure_study
 from vcfviewer.io import atomic, body_masks
 
@@ -160,15 +165,82 @@ def render_key_image(pixels: np.ndarray, window: Window, annotation: StudyAnnota
     return rgb
 
 
-def write_key_image(pixels: np.ndarray, window: Window, annotation: StudyAnnotation,
-                    measurements: StudyMeasurements | None, path: str | os.PathLike[str]) -> Path:
-    """Render and write the key image as PNG, atomically."""
+def plane_caption(annotation: StudyAnnotation, shown: int, count: int | None) -> list[str]:
+    """Caption phrases for a CT key image: the plane shown, and each body's plane if they differ."""
+    of = f" of {count}" if count else ""
+    planes = [(f.level, annotation.plane_of(f)) for f in annotation.findings]
+    if len({p for _, p in planes if p is not None}) <= 1:
+        return [f"sagittal plane {shown + 1}{of}"]
+    return [f"sagittal plane {shown + 1}{of} shown; bodies measured on planes:"] + [
+        f"{level} {plane + 1}" for level, plane in planes if plane is not None]
+
+
+def _wrapped(phrases: list[str], width: int, scale: float, thickness: int) -> list[str]:
+    """Phrases joined into lines no wider than ``width`` pixels (the first phrase on its own)."""
     import cv2
 
-    rgb = render_key_image(pixels, window, annotation, measurements)
+    lines, current = [phrases[0]], ""
+    for phrase in phrases[1:]:
+        trial = f"{current}, {phrase}" if current else phrase
+        fits = cv2.getTextSize(trial, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0] <= width
+        if current and not fits:
+            lines.append(current)
+            trial = phrase
+        current = trial
+    return lines + ([current] if current else [])
+
+
+def _with_caption(rgb: np.ndarray, phrases: list[str]) -> np.ndarray:
+    """``rgb`` with a black caption strip below it (never over the anatomy)."""
+    import cv2
+
+    scale, thickness = _style(rgb.shape)
+    scale *= 0.8
+    lines = _wrapped(phrases, rgb.shape[1] - 10, scale, thickness)
+    step = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][1] * 2 + 2
+    strip = np.zeros((step * len(lines) + step // 2, rgb.shape[1], 3), np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(strip, line, (5, step * (i + 1) - step // 4), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return np.concatenate([rgb, strip], axis=0)
+
+
+def render_ct_key_image(volume: Volume, annotation: StudyAnnotation,
+                        measurements: StudyMeasurements | None = None) -> np.ndarray:
+    """The CT key image (see module docstring) as (H + caption, W, 3) uint8 RGB."""
+    from vcfviewer.core import reformat
+    from vcfviewer.io import ct_export
+
+    plane = ct_export.middle_plane(annotation)
+    if plane is None:
+        plane = annotation.image.plane_index
+    if plane is None:
+        plane = reformat.mid_sagittal_index(volume)
+    image = reformat.sagittal_plane(volume, plane)
+    rgb = render_key_image(image.pixels, image.window, annotation, measurements)
+    count = annotation.image.plane_count or reformat.sagittal_count(volume)
+    return _with_caption(rgb, plane_caption(annotation, plane, count))
+
+
+def _write_png(rgb: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    import cv2
+
     # fast zlib level: a key image is written on every export; size matters less than time
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]),
                                [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
     if not ok:
         raise atomic.ExportError(path, "the PNG encoder failed")
     return atomic.write_bytes(path, encoded.tobytes())
+
+
+def write_key_image(pixels: np.ndarray, window: Window, annotation: StudyAnnotation,
+                    measurements: StudyMeasurements | None, path: str | os.PathLike[str]) -> Path:
+    """Render and write the key image as PNG, atomically."""
+    return _write_png(render_key_image(pixels, window, annotation, measurements), path)
+
+
+def write_ct_key_image(volume: Volume, annotation: StudyAnnotation,
+                       measurements: StudyMeasurements | None,
+                       path: str | os.PathLike[str]) -> Path:
+    """Render and write the CT key image (``render_ct_key_image``) as PNG, atomically."""
+    return _write_png(render_ct_key_image(volume, annotation, measurements), path)

@@ -11,7 +11,12 @@ Layout (format ``vcfviewer.training_set`` version 1)::
     annotations/<id>.json         the annotation JSON (landmarks, grades, provenance)
 
 The entry id is the image's SOP Instance UID (plus frame/plane), else a hash of the pixels, so
-exporting the same study again replaces its entry instead of adding a second one. The split is
+exporting the same study again replaces its entry instead of adding a second one.
+
+A CT annotation (``export_ct_entries``) becomes one entry per sagittal plane a body lies on, id
+``<series UID>_p<plane>``: that plane's pixels (HU, .npy) and the bodies measured on it, with
+``modality`` "CT", ``spacing_source`` "Volume", ``plane_index``, ``plane_count`` and
+``ct_group`` (the series UID) in its manifest record. Radiograph records are as before. The split is
 kept from an earlier export, else drawn from a hash of the study UID (80/10/10 train/val/test),
 so every image of one study lands in the same split.
 """
@@ -22,13 +27,14 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vcfviewer.core.annotation import StudyAnnotation, now_iso
+from vcfviewer.core.image import SpacingSource, Volume
 from vcfviewer.io import annotation_json, atomic, body_masks
 from vcfviewer.io._fields import FieldError, Fields
 
@@ -56,6 +62,9 @@ class TrainingEntry:
     label_map: np.ndarray  # int16 (rows, cols); k = annotation.findings[k - 1], 0 background
     annotation: StudyAnnotation
     split: str
+    modality: str = ""  # "CT" for a CT sagittal plane (pixels in HU: window as CT)
+    spacing_source: str = ""  # "Volume" for a CT plane
+    plane_index: int | None = None  # CT: the sagittal plane the pixels are
 
 
 LABEL_CONVENTION = ("0 background; k = index of the finding in the entry's annotation "
@@ -145,19 +154,13 @@ def _load_manifest(folder: Path) -> dict[str, Any]:
     return doc
 
 
-def export_entry(pixels: np.ndarray, spacing: tuple[float, float] | None,
-                 annotation: StudyAnnotation, folder: str | os.PathLike[str],
-                 split: str | None = None) -> str:
-    """Add (or replace) one study in the training set at ``folder``; returns its entry id."""
-    root = atomic.ensure_folder(folder)
-    pixels = np.asarray(pixels)
+def _add_entry(root: Path, manifest: dict[str, Any], pixels: np.ndarray,
+               spacing: tuple[float, float] | None, annotation: StudyAnnotation, entry_id: str,
+               split: str | None, extra: dict[str, Any] | None = None) -> None:
+    """Write one entry's files and put its record into ``manifest`` (not yet written)."""
     if pixels.shape != (annotation.image.rows, annotation.image.columns):
         raise atomic.ExportError(root, f"pixels {pixels.shape} do not match the annotated image "
                                        f"({annotation.image.rows}, {annotation.image.columns})")
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    manifest = _load_manifest(root)
-    entry_id = entry_id_for(pixels, annotation)
     old = next((e for e in manifest["entries"] if e.get("id") == entry_id), None)
     chosen = split or (old or {}).get("split") or default_split(annotation, entry_id)
     for sub in ("images", "labels", "annotations"):
@@ -168,15 +171,100 @@ def export_entry(pixels: np.ndarray, spacing: tuple[float, float] | None,
     atomic.write_bytes(root / files["label_map"],
                        _png_bytes(labels.astype(np.uint16), "label map", root))
     annotation_json.write_annotation(annotation, root / files["annotation"])
-    record = _entry_record(entry_id, files, chosen, pixels, spacing, annotation)
-    manifest["entries"] = sorted([e for e in manifest["entries"] if e.get("id") != entry_id]
-                                 + [record], key=lambda e: e["id"])
-    manifest["label_convention"] = LABEL_CONVENTION
-    atomic.write_text(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    record = _entry_record(entry_id, files, chosen, pixels, spacing, annotation) | (extra or {})
+    manifest["entries"] = [e for e in manifest["entries"] if e.get("id") != entry_id] + [record]
     if old and old.get("image") not in (None, files["image"]):
         # the pixels changed storage format: the old image file is no longer referenced
         (root / old["image"]).unlink(missing_ok=True)
+
+
+def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    manifest["entries"] = sorted(manifest["entries"], key=lambda e: e["id"])
+    manifest["label_convention"] = LABEL_CONVENTION
+    atomic.write_text(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def _check_split(split: str | None) -> None:
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def export_entry(pixels: np.ndarray, spacing: tuple[float, float] | None,
+                 annotation: StudyAnnotation, folder: str | os.PathLike[str],
+                 split: str | None = None) -> str:
+    """Add (or replace) one study in the training set at ``folder``; returns its entry id."""
+    root = atomic.ensure_folder(folder)
+    pixels = np.asarray(pixels)
+    _check_split(split)
+    manifest = _load_manifest(root)
+    entry_id = entry_id_for(pixels, annotation)
+    _add_entry(root, manifest, pixels, spacing, annotation, entry_id, split)
+    _write_manifest(root, manifest)
     return entry_id
+
+
+def volume_group(volume: Volume, annotation: StudyAnnotation) -> str:
+    """The id shared by every plane entry of one CT volume: its Series Instance UID, else a
+    hash of its geometry and a subsample of its voxels (NIfTI)."""
+    uid = annotation.image.series_instance_uid or volume.source.series_instance_uid
+    if uid:
+        return uid
+    digest = hashlib.sha256(repr((volume.shape, volume.spacing_mm, volume.origin)).encode())
+    step = max(1, volume.shape[0] // 16)
+    digest.update(np.ascontiguousarray(volume.voxels[::step, ::4, ::4], np.float32).tobytes())
+    return f"sha256-{digest.hexdigest()[:24]}"
+
+
+def _plane_annotation(annotation: StudyAnnotation, plane: int,
+                      findings: list[Any]) -> StudyAnnotation:
+    """The bodies measured on ``plane`` as a one-plane annotation of that plane."""
+    image = replace(annotation.image, plane_index=plane)
+    return replace(annotation, image=image, findings=tuple(findings))
+
+
+def _drop_stale(root: Path, manifest: dict[str, Any], group: str, keep: set[str]) -> None:
+    """Forget this volume's plane entries that no body lies on any more (files too)."""
+    stale = [e for e in manifest["entries"]
+             if e.get("ct_group") == group and e.get("id") not in keep]
+    for entry in stale:
+        for key in ("image", "label_map", "annotation"):
+            if isinstance(entry.get(key), str):
+                (root / entry[key]).unlink(missing_ok=True)
+    manifest["entries"] = [e for e in manifest["entries"] if e not in stale]
+
+
+def export_ct_entries(volume: Volume, annotation: StudyAnnotation,
+                      folder: str | os.PathLike[str], split: str | None = None) -> list[str]:
+    """Add (or replace) a CT annotation as one entry per plane a body lies on; returns the ids.
+
+    Each entry holds that sagittal plane's pixels (HU, float32 .npy) and the bodies measured on
+    it; the manifest record says ``modality`` "CT" and ``spacing_source`` "Volume" so training
+    can window it as CT. Entries of planes no body lies on any more are removed, so exporting a
+    study again never leaves a stale plane behind.
+    """
+    from vcfviewer.core import reformat
+    from vcfviewer.io import ct_export
+
+    root = atomic.ensure_folder(folder)
+    _check_split(split)
+    groups = ct_export.plane_findings(annotation)
+    if not groups:
+        raise atomic.ExportError(root, "no body of the CT annotation lies on a sagittal plane")
+    manifest = _load_manifest(root)
+    group = volume_group(volume, annotation)
+    count = reformat.sagittal_count(volume)
+    ids = []
+    for plane, findings in groups.items():
+        image = reformat.sagittal_plane(volume, plane)
+        entry_id = f"{group}_p{plane}"
+        extra = {"modality": "CT", "spacing_source": SpacingSource.VOLUME.value,
+                 "plane_index": plane, "plane_count": count, "ct_group": group}
+        _add_entry(root, manifest, image.pixels, image.spacing_mm,
+                   _plane_annotation(annotation, plane, findings), entry_id, split, extra)
+        ids.append(entry_id)
+    _drop_stale(root, manifest, group, set(ids))
+    _write_manifest(root, manifest)
+    return ids
 
 
 def _read_pixels(path: Path) -> np.ndarray:
@@ -201,11 +289,14 @@ def _read_entry(root: Path, f: Fields) -> TrainingEntry:
     if labels is None:
         raise TrainingSetError(files["label_map"], "not a readable PNG")
     spacing = f.at("spacing_mm")
+    annotation = annotation_json.read_annotation(files["annotation"])
     return TrainingEntry(
         entry_id=f.str("id"), pixels=_read_pixels(files["image"]),
         spacing=None if spacing.is_null() else spacing.positive_pair(),
-        label_map=labels.astype(np.int16),
-        annotation=annotation_json.read_annotation(files["annotation"]), split=f.str("split"))
+        label_map=labels.astype(np.int16), annotation=annotation, split=f.str("split"),
+        modality=f.str("modality", default=annotation.image.modality),
+        spacing_source=f.str("spacing_source", default=annotation.image.spacing_source),
+        plane_index=f.int("plane_index", optional=True, minimum=0))
 
 
 def read_training_set(folder: str | os.PathLike[str]) -> list[TrainingEntry]:
