@@ -67,8 +67,10 @@ def write_dx(path: Path, seed: int = 0, **kwargs: object) -> Path:
     return path
 
 
-def write_ct(folder: Path, slices: int = 3, rows: int = 16, cols: int = 16) -> list[Path]:
-    """A tiny axial CT series, one file per slice."""
+def write_ct(folder: Path, slices: int = 3, rows: int = 16, cols: int = 16,
+             patient_name: str = "Ct^Test", patient_id: str = "CT1",
+             modality: str = "CT") -> list[Path]:
+    """A tiny axial CT series, one file per slice (air with a block of bone, slice k at z = −3k)."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -83,7 +85,7 @@ def write_ct(folder: Path, slices: int = 3, rows: int = 16, cols: int = 16) -> l
         ds.file_meta = meta
         ds.SOPClassUID, ds.SOPInstanceUID = CT_CLASS, meta.MediaStorageSOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.PatientName, ds.PatientID, ds.Modality = "Ct^Test", "CT1", "CT"
+        ds.PatientName, ds.PatientID, ds.Modality = patient_name, patient_id, modality
         ds.SeriesNumber, ds.InstanceNumber = 2, k + 1
         ds.ImagePositionPatient = [0.0, 0.0, -3.0 * k]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -92,7 +94,9 @@ def write_ct(folder: Path, slices: int = 3, rows: int = 16, cols: int = 16) -> l
         ds.Rows, ds.Columns = rows, cols
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
         ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
-        ds.PixelData = np.zeros((rows, cols), np.int16).tobytes()
+        px = np.zeros((rows, cols), np.int16)
+        px[rows // 4: rows // 2, :] = 1024 + 400  # bone in every sagittal plane: not constant
+        ds.PixelData = px.tobytes()
         path = folder / f"ct{k}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)

@@ -37,11 +37,12 @@ def test_batch_summary_errors_and_resume(tmp_path: Path, models_env: Path,
     assert main(["analyze", str(root), "--out", str(out), "--workers", "0", "--device",
                  "cpu"]) == 1  # the junk file is an error
     captured = capsys.readouterr()
-    assert "analyze: 2/2 100%" in captured.err and "studies/min" in captured.err
+    assert "analyze: 3/3 100%" in captured.err and "studies/min" in captured.err
     rows = _rows(out / "summary.csv")
-    assert [r["status"] for r in rows] == ["skipped", "ok", "ok"]  # patient "Ct^Test" first
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok"]  # patient "Ct^Test" first
     ok = [r for r in rows if r["status"] == "ok"]
-    assert {r["source"] for r in ok} == {"p1/a.dcm", "p2/b.dcm"}
+    assert {r["source"] for r in ok} == {"ct/ct0.dcm", "p1/a.dcm", "p2/b.dcm"}
+    assert rows[0]["modality"] == "CT"  # the series analysed by the CT pipeline (tiny model)
     for row in ok:
         assert row["any_fracture"] in ("yes", "no") and row["sdi"].isdigit()
         assert (out / row["key"] / "done.json").is_file()
@@ -51,13 +52,13 @@ def test_batch_summary_errors_and_resume(tmp_path: Path, models_env: Path,
     (root / "junk.dcm").unlink()
     assert main(["analyze", str(root), "--out", str(out), "--workers", "0", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["counts"]["done_before"] == 2 and doc["counts"]["ok"] == 0
+    assert doc["counts"]["done_before"] == 3 and doc["counts"]["ok"] == 0
     victim = ok[0]["key"]
     next((out / victim).glob("*.key.png")).unlink()
     assert main(["analyze", str(root), "--out", str(out), "--workers", "0", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     again = {s["key"]: s["status"] for s in doc["studies"]}
-    assert again[victim] == "ok" and list(again.values()).count("done_before") == 1
+    assert again[victim] == "ok" and list(again.values()).count("done_before") == 2
 
 
 def test_usage_and_configuration_errors_exit_2(tmp_path: Path, models_env: Path,
@@ -132,7 +133,7 @@ def test_local_process_pool_with_two_workers(tmp_path: Path, models_env: Path,
     root, out = _archive(tmp_path / "in"), tmp_path / "out"
     assert main(["analyze", str(root), "--out", str(out), "--workers", "2", "--quiet"]) == 0
     rows = _rows(out / "summary.csv")
-    assert sorted(r["status"] for r in rows) == ["ok", "ok", "skipped"]
+    assert sorted(r["status"] for r in rows) == ["ok", "ok", "ok"]  # the CT series too
     # workers × threads ≤ cores: each worker got cores // 2 torch threads (at least 1)
     from vcfviewer.batch.runners import available_cores
 
@@ -150,7 +151,7 @@ def test_dask_cluster_on_loopback(tmp_path: Path, models_env: Path) -> None:
         assert main(["analyze", str(root), "--out", str(out), "--scheduler",
                      cluster.scheduler_address, "--quiet"]) == 0
     rows = _rows(out / "summary.csv")
-    assert sorted(r["status"] for r in rows) == ["ok", "ok", "skipped"]
+    assert sorted(r["status"] for r in rows) == ["ok", "ok", "ok"]  # the CT series too
 
 
 def test_unreachable_scheduler_is_a_configuration_error(tmp_path: Path, models_env: Path,

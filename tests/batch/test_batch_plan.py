@@ -1,4 +1,4 @@
-"""Planning a batch: stable study keys, exclusions, skipped volumes, resume markers (no model)."""
+"""Planning a batch: stable study keys, exclusions, CT volumes, resume markers (no model)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vcfviewer.batch import marker
 from vcfviewer.batch.plan import BatchOptions, is_excluded, make_plan, study_key
-from vcfviewer.batch.task import DONE_BEFORE, OK, SKIPPED, StudyResult, StudyTask
+from vcfviewer.batch.task import DONE_BEFORE, OK, StudyResult, StudyTask
 from vcfviewer.io.discovery import scan_sync
 
 from batch_support import SENTINEL_NAME, write_ct, write_dx
@@ -40,16 +40,16 @@ def test_keys_come_from_uids_and_survive_moving_the_archive(tmp_path: Path) -> N
     assert first.tasks[0].out_dir == str(tmp_path / "out1" / key)
 
 
-def test_plan_skips_volumes_ignores_side_cars_and_reports_junk(tmp_path: Path) -> None:
+def test_plan_analyses_ct_volumes_ignores_side_cars_and_reports_junk(tmp_path: Path) -> None:
     write_dx(tmp_path / "dx" / "one.dcm")
     write_ct(tmp_path / "ct", slices=3)
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "truth.json").write_text("{}")
     (tmp_path / "broken.dcm").write_bytes(b"\x00" * 200)
     plan = make_plan(scan_sync(tmp_path), _options(tmp_path / "out"))
-    assert len(plan.tasks) == 1 and plan.tasks[0].source_label == "dx/one.dcm"
-    skipped = [r for r in plan.finished if r.status == SKIPPED]
-    assert len(skipped) == 1 and skipped[0].modality == "CT" and "volume" in skipped[0].reason
+    assert [t.source_label for t in plan.tasks] == ["ct/ct0.dcm", "dx/one.dcm"]
+    assert len(plan.tasks[0].files) == 3 and plan.tasks[0].modality == "CT"
+    assert not plan.tasks[1].files and not plan.finished
     # the .txt and .json side-cars are no errors (discovery skips them, or the plan ignores them)
     assert [i.source for i in plan.issues] == ["broken.dcm"]
     assert plan.files == plan.files_seen >= 5  # 1 DX + 3 CT slices + broken: all accounted

@@ -7,6 +7,8 @@ What the exports can leak and how each is handled:
   original file.
 * The annotation JSON, CSV, key image and training set name the source image by its path
   (folders are often named after patients): the path becomes ``<study key><suffix>``.
+* A CT volume's SR/SEG reference its slices: they are built from de-identified copies of every
+  slice header (``deidentified_volume``).
 
 The header rules follow DICOM PS3.15 Annex E, Basic Application Level Confidentiality Profile,
 with three of its standard options (see ``REMOVED_KEYWORDS`` and ``KEPT``):
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vcfviewer.core.annotation import StudyAnnotation
-from vcfviewer.core.image import PatientInfo, Radiograph
+from vcfviewer.core.image import PatientInfo, Radiograph, Volume
 
 ANONYMOUS = "ANONYMOUS^"  # one family-name component, marked as such
 METHOD = "vcfviewer: PS3.15 basic; keep UIDs, patient traits, dates"  # LO: 64 characters
@@ -179,3 +181,18 @@ def deidentified_image(image: Radiograph, key: str) -> Radiograph:
     patient = PatientInfo(modality=image.patient.modality)
     source = replace(image.source, path=_anonymous_path(image.source.path, key))
     return replace(image, patient=patient, source=source)
+
+
+def deidentified_volume(volume: Volume, key: str, folder: Path) -> Volume:
+    """The volume without demographics, its slices pointing at de-identified header copies
+    written into ``folder`` (one per acquired slice; no pixel data)."""
+    copies: dict[str, str] = {}
+    slices = []
+    for ref in volume.slice_sources:
+        if ref.path not in copies:
+            target = folder / f"slice{len(copies):05d}.dcm"
+            copies[ref.path] = str(write_deidentified_copy(ref.path, target, key))
+        slices.append(replace(ref, path=copies[ref.path]))
+    patient = PatientInfo(modality=volume.patient.modality)
+    source = replace(volume.source, path=_anonymous_path(volume.source.path, key))
+    return replace(volume, patient=patient, source=source, slice_sources=tuple(slices))

@@ -1,4 +1,8 @@
-"""Export step of the batch task: ``export_study`` into the study folder, de-identified if asked."""
+"""Export step of the batch task: ``export_study`` into the study folder, de-identified if asked.
+
+A CT volume is exported with itself as the volume (SR/SEG reference its slices); de-identified,
+its slice headers are first copied de-identified and the copies are what SR/SEG reference.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from vcfviewer.batch.task import StudyTask
     from vcfviewer.core.annotation import StudyAnnotation
-    from vcfviewer.core.image import Radiograph
+    from vcfviewer.core.image import Radiograph, Volume
 
 
 def _fail(stage: str, reason: str) -> Exception:
@@ -18,8 +22,11 @@ def _fail(stage: str, reason: str) -> Exception:
     return _StageFailure(stage, reason)
 
 
-def _is_dicom(image: "Radiograph") -> bool:
-    return image.source.sop_instance_uid is not None
+def _is_dicom(image: "Radiograph | Volume") -> bool:
+    """A film with a DICOM source file (a volume's slices are found through the volume)."""
+    from vcfviewer.core.image import Radiograph
+
+    return isinstance(image, Radiograph) and image.source.sop_instance_uid is not None
 
 
 def _outputs(report: Any, out_dir: Path) -> tuple[str, ...]:
@@ -52,7 +59,7 @@ def formats_for(task: "StudyTask", annotation: "StudyAnnotation") -> tuple[str, 
     return tuple(f for f in task.formats if f not in drop)
 
 
-def _write(task: "StudyTask", image: "Radiograph", annotation: "StudyAnnotation",
+def _write(task: "StudyTask", image: "Radiograph | Volume", annotation: "StudyAnnotation",
            source: str | None, ms: Any) -> tuple[str, ...]:
     from vcfviewer.core.progress import run_to_completion
     from vcfviewer.io.export import export_study
@@ -79,9 +86,10 @@ def _mark(report: Any) -> None:
                                           f"({type(exc).__name__}: {exc})") from None
 
 
-def export(task: "StudyTask", image: "Radiograph",
+def export(task: "StudyTask", image: "Radiograph | Volume",
            annotation: "StudyAnnotation") -> tuple[tuple[str, ...], Any]:
-    """Measure and export one study; returns (output names, measurements)."""
+    """Measure and export one study (a film or a CT volume); returns (output names, measurements)."""
+    from vcfviewer.core.image import Volume
     from vcfviewer.core.morphometry import measure_study
 
     ms = measure_study(annotation)
@@ -90,9 +98,15 @@ def export(task: "StudyTask", image: "Radiograph",
         return _write(task, image, annotation, source, ms), ms
     from vcfviewer.batch import deidentify as deid
 
-    image = deid.deidentified_image(image, task.key)
     annotation = deid.deidentified_annotation(annotation, task.key)
     with tempfile.TemporaryDirectory(prefix="vcfviewer-deid-") as tmp:
+        if isinstance(image, Volume):
+            try:
+                volume = deid.deidentified_volume(image, task.key, Path(tmp))
+            except deid.DeidentificationError as exc:
+                raise _fail("deidentify", str(exc)) from None
+            return _write(task, volume, annotation, None, ms), ms
+        image = deid.deidentified_image(image, task.key)
         copy = None
         if source is not None:
             try:

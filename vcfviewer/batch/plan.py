@@ -1,11 +1,13 @@
-"""From a scan to a batch plan: one task per radiograph, stable folder names, resume, exclusions.
+"""From a scan to a batch plan: one task per radiograph or CT volume, stable folder names, resume.
 
 Folder names ("study keys") never contain patient data: ``<study 12 hex>_<series 8 hex>`` from
 SHA-256 of the Study/Series Instance UIDs, so the same study gets the same folder wherever the
 archive is mounted. Without UIDs (PNG/JPEG, stripped headers) the study part hashes the folder
 path relative to the batch root and the series part the file's bytes. A series of several
 radiographs gets one task per image (``_<6 hex>`` of the file name appended): screening must not
-miss the lateral view because it is the second image of its series.
+miss the lateral view because it is the second image of its series. A CT series (or NIfTI
+file) is one task holding all its files, analysed with the CT model (``BatchOptions.ct_model_id``);
+MR/PET volumes are skipped with a reason.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class BatchOptions:
     formats: tuple[str, ...] = BATCH_FORMATS
     deidentify: bool = False
     excludes: tuple[str, ...] = ()
+    ct_model_id: str | None = None  # the model for CT volumes (None: ``model_id``)
+    ct_model_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,18 +118,22 @@ def _inside(path: str, folder: Path) -> bool:
 
 
 def _task(options: BatchOptions, key: str, path: str, series: "SeriesEntry",
-          root: str) -> StudyTask:
+          root: str, volume: bool = False) -> StudyTask:
+    model_id, version = options.model_id, options.model_version
+    if volume and options.ct_model_id is not None:
+        model_id, version = options.ct_model_id, options.ct_model_version
     return StudyTask(key=key, path=path, out_dir=str(options.out_dir / key),
-                     model_id=options.model_id, device=options.device,
+                     model_id=model_id, device=options.device,
                      threshold_preset=options.threshold_preset, formats=options.formats,
                      deidentify=options.deidentify, modality=series.modality,
                      source_label="" if options.deidentify else _relative(path, root),
-                     expected_model_version=options.model_version)
+                     expected_model_version=version,
+                     files=series.files if volume else ())
 
 
 def _add_task(plan: Plan, task: StudyTask, options: BatchOptions) -> None:
     plan.order.append(task.key)
-    earlier = marker.completed(Path(task.out_dir), task, options.model_version)
+    earlier = marker.completed(Path(task.out_dir), task, task.expected_model_version)
     if earlier is not None:
         plan.finished.append(done_before(earlier, task))
     else:
@@ -142,11 +150,15 @@ def _add_series(plan: Plan, study_uid: str, series: "SeriesEntry", root: str,
         return
     if series.kind == KIND_VOLUME:
         key = study_key(study_uid, series, root)
-        plan.order.append(key)
-        plan.finished.append(StudyResult(
-            key=key, status=SKIPPED, modality=series.modality,
-            reason="a CT/MR volume: batch analysis of volumes is not available yet",
-            source="" if options.deidentify else _relative(series.files[0], root)))
+        if series.modality.upper() not in ("CT", ""):  # "": NIfTI, checked for HU on load
+            plan.order.append(key)
+            plan.finished.append(StudyResult(
+                key=key, status=SKIPPED, modality=series.modality,
+                reason=f"a {series.modality} volume: only CT volumes are analysed",
+                source="" if options.deidentify else _relative(series.files[0], root)))
+            return
+        _add_task(plan, _task(options, key, series.files[0], series, root, volume=True),
+                  options)
         return
     several = len(series.files) > 1
     for path in series.files:

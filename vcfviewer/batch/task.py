@@ -1,5 +1,9 @@
 """The per-study task: a pure, picklable function from ``StudyTask`` to ``StudyResult``.
 
+A study is one radiograph, or one CT volume (``StudyTask.files``: its series) analysed with
+``models.ct.analyze_volume`` (each body on its own mid-sagittal plane) and exported with the
+volume, so SR/SEG reference the CT series.
+
 ``analyze_one`` never raises for bad input: whatever goes wrong becomes a failed result naming
 the stage (load, model, analyze, deidentify, export) and the reason, so one bad study never stops
 a batch, whichever runner (process pool, Dask) executes it. The model is loaded once per process
@@ -32,10 +36,11 @@ class BatchError(Exception):
 
 @dataclass(frozen=True)
 class StudyTask:
-    """One radiograph to analyse and where its outputs go; plain data so it pickles anywhere."""
+    """One radiograph or CT volume to analyse and where its outputs go; plain data so it pickles
+    anywhere."""
 
     key: str  # stable output-folder name (from UIDs or a hash; never a patient name)
-    path: str  # the image file
+    path: str  # the image file (a volume's first file)
     out_dir: str  # this study's output folder
     model_id: str | None = None
     device: str | None = None  # "cpu", "cuda", ... or None for automatic
@@ -45,6 +50,7 @@ class StudyTask:
     source_label: str = ""  # path relative to the batch root, for tables ("" when de-identified)
     modality: str = ""
     expected_model_version: str | None = None  # recorded in done.json for resume checks
+    files: tuple[str, ...] = ()  # a volume: every file of its series (empty for one image)
 
     def __post_init__(self) -> None:
         if not self.key or "/" in self.key or self.key in (".", ".."):
@@ -157,12 +163,25 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {describe(exc)}"
 
 
+def _read(task: StudyTask) -> Any:
+    """A volume's series (a Volume, or its first image when the files form no stack), else the
+    one image file."""
+    from vcfviewer.io.discovery import KIND_VOLUME, SeriesEntry
+    from vcfviewer.io.loader import load_path_sync, load_series_sync
+
+    if not task.files:
+        return load_path_sync(task.path)
+    series = SeriesEntry(series_uid="", modality=task.modality, description="", number=None,
+                         files=tuple(task.files), image_count=len(task.files),
+                         spacing_source="Volume", kind=KIND_VOLUME)
+    return load_series_sync(series)
+
+
 def _load(task: StudyTask) -> Any:
     from vcfviewer.io.errors import LoadError
-    from vcfviewer.io.loader import load_path_sync
 
     try:
-        return load_path_sync(task.path)
+        return _read(task)
     except LoadError as err:
         raise _StageFailure("load", err.reason) from None
     except Exception as exc:  # the loader guards itself; this is the last line of defence
@@ -183,7 +202,14 @@ def _model(task: StudyTask) -> Any:
 
 
 def _analyse(analyzer: Any, image: Any) -> Any:
+    from vcfviewer.core.image import Volume
+
     try:
+        if isinstance(image, Volume):
+            from vcfviewer.core.progress import run_to_completion
+            from vcfviewer.models.ct import analyze_volume
+
+            return run_to_completion(analyze_volume(analyzer, image))
         return analyzer.analyze_sync(image)
     except MemoryError:
         raise _StageFailure("analyze", "not enough memory to analyse this image") from None
@@ -218,10 +244,11 @@ def _run(task: StudyTask, start: float) -> StudyResult:
 
     marker.clear(Path(task.out_dir))  # a stale marker must never vouch for half-new outputs
     image = _load(task)
-    if isinstance(image, Volume):
+    if isinstance(image, Volume) and image.units != "HU":
         return StudyResult(key=task.key, status=SKIPPED, stage="", modality=task.modality,
-                           reason="a CT/MR volume: batch analysis of volumes is not available yet",
-                           source=task.source_label, seconds=time.perf_counter() - start)
+                           reason="a volume not in Hounsfield units (MR?): only CT volumes are "
+                                  "analysed", source=task.source_label,
+                           seconds=time.perf_counter() - start)
     analyzer = _model(task)
     proposal = _analyse(analyzer, image)
     outputs, ms = exporting.export(task, image, proposal.annotation)

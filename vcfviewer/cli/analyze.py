@@ -1,8 +1,13 @@
-"""``vcfviewer analyze PATH --out DIR``: the viewer's pipeline over every radiograph under PATH.
+"""``vcfviewer analyze PATH --out DIR``: the viewer's pipeline over every radiograph and CT
+series under PATH.
 
-Per study (one radiograph) the folder ``DIR/<study key>/`` gets the exports and, last, a
-``done.json`` marker; ``DIR/summary.csv`` has one row per study and ``DIR/errors.csv`` one per
-failed study or unusable file. A second run skips studies whose marker says they are complete.
+CT series (DICOM or NIfTI) are analysed with the CT model (``--ct-model``; by default the shipped
+CT model, else the radiograph model): each body is measured on its own mid-sagittal plane and the
+SR/SEG reference the series. MR volumes are skipped with a reason.
+
+Per study (one radiograph or one CT series) the folder ``DIR/<study key>/`` gets the exports
+and, last, a ``done.json`` marker; ``DIR/summary.csv`` has one row per study and
+``DIR/errors.csv`` one per failed study or unusable file. A second run skips studies whose marker says they are complete.
 Progress (rate, time left) goes to stderr; the table (or JSON with ``--json``) to stdout.
 """
 
@@ -20,7 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_HELP = """exit status:
-  0  every radiograph was analysed (now or in an earlier run) or skipped for a stated reason
+  0  every radiograph and CT series was analysed (now or in an earlier run) or skipped for
+     a stated reason
   1  some studies failed, or some files could not be read as images (see errors.csv)
   2  usage or configuration error: bad arguments, PATH missing, DIR not writable, model missing
      or its sha256 wrong, unknown preset, Dask scheduler unreachable, model unusable on the
@@ -34,12 +40,15 @@ def register(subparsers: Any) -> None:
     from vcfviewer.batch.task import BATCH_FORMATS
 
     p = subparsers.add_parser(
-        "analyze", help="analyse every radiograph under a folder (headless batch)",
+        "analyze", help="analyse every radiograph and CT series under a folder (headless batch)",
         description=__doc__, epilog=EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", nargs="?", help="folder (searched recursively), DICOMDIR or file")
     p.add_argument("--sample", action="store_true", help="analyse the bundled sample study")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--model", default=None, help="model id (default: the shipped default model)")
+    p.add_argument("--ct-model", default=None,
+                   help="model id for CT series (default: the shipped CT model when there is "
+                        "one, else --model)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: one per core, at most 4; 0 = in "
@@ -104,6 +113,18 @@ def _model(model_id: str | None, preset: str) -> tuple[str, str]:
     return card.id, card.version
 
 
+def _ct_model(args: argparse.Namespace, film: tuple[str, str]) -> tuple[str, str]:
+    """The CT model: --ct-model, else the shipped CT model, else the radiograph model."""
+    from vcfviewer.models.registry import DEFAULT_MODEL_ID, model_id_for
+
+    if args.ct_model:
+        return _model(args.ct_model, args.threshold_preset)
+    shipped = model_id_for("ct")
+    if shipped == DEFAULT_MODEL_ID or shipped == film[0]:
+        return film
+    return _model(shipped, args.threshold_preset)
+
+
 def _out_dir(out: Path) -> Path:
     from vcfviewer.io import atomic
 
@@ -126,9 +147,11 @@ def _options(args: argparse.Namespace) -> "tuple[Path, BatchOptions]":
         raise _Usage("--workers must be 0 or more")
     formats = _formats(args.formats)
     model_id, version = _model(args.model, args.threshold_preset)
+    ct_id, ct_version = _ct_model(args, (model_id, version))
     out = _out_dir(args.out)
     return root, BatchOptions(
-        out_dir=out, model_id=model_id, model_version=version,
+        out_dir=out, model_id=model_id, model_version=version, ct_model_id=ct_id,
+        ct_model_version=ct_version,
         device=None if args.device == "auto" else args.device,
         threshold_preset=args.threshold_preset, formats=formats, deidentify=args.deidentify,
         excludes=excludes + tuple(args.exclude))
@@ -140,7 +163,7 @@ def _scan(root: Path, quiet: bool) -> Any:
     from vcfviewer.io.errors import LoadError
 
     if not quiet:
-        _say("scanning for radiographs…")
+        _say("scanning for radiographs and CT series…")
     try:
         return run_to_completion(scan(root))
     except LoadError as err:
