@@ -155,3 +155,15 @@ def ct_folder(tmp_path: Path) -> Path:
     folder.mkdir()
     write_ct_series(folder, slices=12, rows=24, columns=20, pixel_mm=0.8, slice_mm=3.0)
     return folder
+
+
+@pytest.fixture
+def ct_review_folder(tmp_path: Path) -> Path:
+    """A CT series big enough to review: 40 slices of 48 × 24 voxels (0.8 mm), 1.6 mm apart.
+
+    Its sagittal reformat has 24 planes of 79 rows × 48 columns.
+    """
+    folder = tmp_path / "ct_review"
+    folder.mkdir()
+    write_ct_series(folder, slices=40, rows=48, columns=24, pixel_mm=0.8, slice_mm=1.6)
+    return folder

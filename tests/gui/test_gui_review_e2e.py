@@ -154,26 +154,6 @@ def test_cancelling_an_analysis_midway_leaves_nothing_running(qtbot, tmp_path, m
     assert results == [] and controller.session is None
 
 
-def test_ct_is_analysed_on_demand_one_sagittal_plane_at_a_time(qtbot, tmp_path, monkeypatch,
-                                                               ct_folder):
-    window, controller = review_window(qtbot, tmp_path, monkeypatch, model=model_for_tests())
-    window.auto_analyse = True  # CT still waits for the reader: the model reads radiographs
-    with qtbot.waitSignal(window.image_loaded, timeout=30_000):
-        window.open_path(str(ct_folder))
-    assert controller.runner.current is None and "press A" in window.statusBar().currentMessage()
-    view = window.image_view
-    with qtbot.waitSignal(controller.analysis_done, timeout=ANALYSIS_TIMEOUT_MS) as blocker:
-        window.actions["analyse"].trigger()
-    plane = view.plane_index
-    assert blocker.args[0].proposal.annotation.image.plane_index == plane
-    assert controller.annotation.image.plane_index == plane and controller._on_screen()
-    view.step_plane(1)
-    assert not controller._on_screen() and controller.session is not None
-    assert "plane" in window.statusBar().currentMessage()
-    view.step_plane(-1)
-    assert controller._on_screen()
-
-
 def test_a_model_that_cannot_load_becomes_a_message(qtbot, tmp_path, monkeypatch):
     from vcfviewer.gui.review.analysis import ModelHolder
     from vcfviewer.models.weights import WeightsError

@@ -15,7 +15,7 @@ from vcfviewer.core.annotation import ImageRef, Provenance, StudyAnnotation, Ver
 from vcfviewer.core.morphometry import measure_study
 from vcfviewer.gui.review import geometry
 from vcfviewer.gui.widgets.detail_panel import DetailPanel, summarise_flags
-from vcfviewer.gui.widgets.findings_table import FindingsTable
+from vcfviewer.gui.widgets.findings_table import COLUMNS, FindingsTable
 
 
 def _body(level: str, top_a: float, top_m: float, top_p: float, bottom: float, grade: int = 0,
@@ -38,6 +38,7 @@ def test_table_rows_show_the_measured_numbers(qtbot, column):
     qtbot.addWidget(table)
     table.show_study(column, measure_study(column), None)
     assert table.rowCount() == 3 and table.finding_ids == ["t12", "l1", "l2"]
+    assert table.isColumnHidden([key for key, _ in COLUMNS].index("plane"))  # CT only
     expected = {"level": "L1", "ha": "6.5", "hm": "9.0", "hp": "10.0", "wedge": "0.65",
                 "biconcave": "0.90", "crush": "1.00", "loss": "35 %", "vc": "35 %",
                 "grade": "2", "type": "wedge", "p": "0.91", "edited": ""}
@@ -67,7 +68,8 @@ def test_table_marks_decided_grade_that_differs_from_measured(qtbot, column):
     qtbot.addWidget(table)
     table.show_study(disagreeing, measure_study(disagreeing), None)
     assert table.cell_text("l1", "grade") == "1 ≠"
-    assert "measured grade 2" in table.item(1, 9).toolTip()
+    grade_column = [key for key, _ in COLUMNS].index("grade")
+    assert "measured grade 2" in table.item(1, grade_column).toolTip()
 
 
 def test_detail_panel_shows_the_selected_body_and_the_study(qtbot, column):

@@ -198,19 +198,22 @@ class ReviewSession:
         self._commit(self.annotation.with_finding(finding.edited(lookalikes=flags)),
                      f"flag look-alikes of {finding.level}")
 
-    def add_finding(self, level: str, landmarks: Sequence[Sequence[float]] | np.ndarray) -> str:
-        """Add a body the model missed (six points inside the image); returns its finding id."""
+    def add_finding(self, level: str, landmarks: Sequence[Sequence[float]] | np.ndarray,
+                    plane_index: int | None = None) -> str:
+        """Add a body the model missed (six points inside the image; on a CT, on sagittal plane
+        ``plane_index``); returns its finding id."""
         name = _valid_level(level)
         if self.annotation.by_level(name) is not None:
             raise EditError(f"level {name} is already taken by another body")
         try:
             finding = VertebraFinding(level=name, landmarks=landmarks, reader_edited=True,
-                                      added_by_reader=True)
+                                      added_by_reader=True, plane_index=plane_index)
+            added = self.annotation.with_finding(finding)
         except AnnotationError as exc:
             raise EditError(f"{name}: {exc}") from None
         if finding.landmarks is not None:
             self._check_inside(finding.landmarks, name)
-        self._commit(self.annotation.with_finding(finding), f"add {name}")
+        self._commit(added, f"add {name}")
         return finding.finding_id
 
     def delete_finding(self, finding_id: str) -> None:

@@ -6,6 +6,10 @@ therefore loses at most the last couple of seconds. An export (or a deliberate "
 deletes the file; whatever is left at the next start is offered for recovery. Writes are
 serialised and numbered, so a slow older write can never land on top of a newer one or bring
 back a file that was just discarded.
+
+A whole-volume CT annotation is keyed by its series (Series Instance UID, else the path) and the
+reformat's plane count, never by a plane: its bodies lie on many planes. Autosaves of the older
+one-plane CT annotations (keyed by plane) are still found for the same volume.
 """
 
 from __future__ import annotations
@@ -36,29 +40,59 @@ def autosave_dir() -> Path:
     return user_data_dir() / "autosave"
 
 
+def _path_key(path: str) -> str:
+    resolved = str(Path(path).expanduser().resolve()) if path else ""
+    return "path-" + hashlib.sha1(resolved.encode("utf-8")).hexdigest()[:20]
+
+
 def image_key(image: ImageRef) -> str:
-    """A file-name-safe key of the annotated image: its SOP Instance UID, else its path."""
+    """A file-name-safe key of the annotated image: its SOP Instance UID, else its path (a CT
+    volume: its series and plane count)."""
+    if image.plane_count is not None and image.plane_index is None:
+        base = f"series-{image.series_instance_uid}" if image.series_instance_uid else \
+            _path_key(image.path)
+        return f"{base}_n{image.plane_count}"
     if image.sop_instance_uid:
         key = image.sop_instance_uid
         if image.frame_number is not None:
             key += f"_f{image.frame_number}"
     else:
-        resolved = str(Path(image.path).expanduser().resolve()) if image.path else ""
-        key = "path-" + hashlib.sha1(resolved.encode("utf-8")).hexdigest()[:20]
+        key = _path_key(image.path)
     if image.plane_index is not None:
         key += f"_p{image.plane_index}"
     return key
 
 
+def same_volume(a: ImageRef, b: ImageRef) -> bool:
+    """True when two CT reformat references name the same volume (series UID, else path), on
+    whichever planes; a known plane count must agree."""
+    if not (a.is_reformat and b.is_reformat) or (a.rows, a.columns) != (b.rows, b.columns):
+        return False
+    if None not in (a.plane_count, b.plane_count) and a.plane_count != b.plane_count:
+        return False
+    if a.series_instance_uid and b.series_instance_uid:
+        return a.series_instance_uid == b.series_instance_uid
+    return _same_path(a.path, b.path)
+
+
+def _same_path(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
 def same_image(a: ImageRef, b: ImageRef) -> bool:
-    """True when two references name the same image (UID first, else the resolved path)."""
+    """True when two references name the same image (UID first, else the resolved path); a
+    whole-volume CT annotation's, when they name the same volume with the same plane count."""
     if (a.rows, a.columns) != (b.rows, b.columns) or a.plane_index != b.plane_index:
         return False
+    if a.plane_count != b.plane_count:
+        return False
+    if a.plane_count is not None and a.plane_index is None:
+        return same_volume(a, b)
     if a.sop_instance_uid or b.sop_instance_uid:
         return a.sop_instance_uid == b.sop_instance_uid and a.frame_number == b.frame_number
-    if not a.path or not b.path:
-        return False
-    return Path(a.path).expanduser().resolve() == Path(b.path).expanduser().resolve()
+    return _same_path(a.path, b.path)
 
 
 @dataclass(frozen=True)
@@ -91,18 +125,32 @@ def list_autosaves(folder: Path | None = None) -> list[AutosaveEntry]:
 
 
 def find_autosave(image: ImageRef, folder: Path | None = None) -> StudyAnnotation | None:
-    """The autosaved annotation of ``image``, or None."""
+    """The autosaved annotation of ``image``, or None. For a whole CT volume, an autosave of an
+    older one-plane annotation of the same volume is taken when there is no whole-volume one."""
+    folder = folder or autosave_dir()
+    annotation = _read_autosave(folder / f"{image_key(image)}{SUFFIX}")
+    if annotation is not None and same_image(annotation.image, image):
+        return annotation
+    if image.plane_count is None or image.plane_index is not None:
+        return None
+    # One-plane keys were "<image key>_p<plane>"; the newest of this volume wins.
+    older = (_read_autosave(path) for path in sorted(
+        folder.glob(f"{_path_key(image.path)}_p*{SUFFIX}"),
+        key=lambda p: p.stat().st_mtime, reverse=True))
+    return next((a for a in older if a is not None and a.image.plane_index is not None
+                 and same_volume(a.image, image)), None)
+
+
+def _read_autosave(path: Path) -> StudyAnnotation | None:
     from vcfviewer.io.annotation_json import AnnotationFileError, read_annotation
 
-    path = (folder or autosave_dir()) / f"{image_key(image)}{SUFFIX}"
     if not path.is_file():
         return None
     try:
-        annotation = read_annotation(path)
-    except AnnotationFileError:
+        return read_annotation(path)
+    except (AnnotationFileError, OSError):
         log.warning("ignoring an unreadable autosave file")
         return None
-    return annotation if same_image(annotation.image, image) else None
 
 
 class Autosaver(QObject):

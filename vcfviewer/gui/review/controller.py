@@ -1,32 +1,34 @@
 """The review controller: analysis on a worker, the review session, overlays, selection and edits.
 
-Corrections are in ``editing.EditCommands``. It owns no pixels and computes no numbers: the model runs as a job on the window's runner, the
-``ReviewSession`` holds the annotation, undo and measurements, and this class only wires them to
-the overlays, the findings table, the detail panel and the actions. Saving (export, autosave,
-restore, close prompt) lives in ``saving.SaveFlow``.
+Corrections are in ``editing.EditCommands``. It owns no pixels and computes no numbers: the model
+runs as a job on the window's runner, the ``ReviewSession`` holds the annotation, undo and
+measurements, and this class only wires them to the overlays, the findings table, the detail panel
+and the actions. Saving (export, autosave, restore, close prompt) lives in ``saving.SaveFlow``.
+
+A CT volume is analysed whole; each body lives on its own sagittal plane. The plane on screen
+shows its bodies in full and editable, the others as ghosts (``planes.split``); selecting a body
+anywhere (table, ghost, N / Shift+N) brings its plane on screen.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal, Slot
 from PySide6.QtWidgets import QMessageBox
 
-from vcfviewer.core.annotation import Proposal, StudyAnnotation
+from vcfviewer.core.annotation import ImageRef, Proposal, StudyAnnotation, image_ref_for
 from vcfviewer.core.image import Radiograph, Volume
-from vcfviewer.core.progress import Progress
 from vcfviewer.core.session import ReviewSession
-from vcfviewer.gui.review import geometry
-from vcfviewer.gui.review.analysis import AnalysisResult, ModelHolder
+from vcfviewer.gui.review import geometry, planes
+from vcfviewer.gui.review.analysis import KINDS, AnalysisResult, ModelHolder
 from vcfviewer.gui.review.editing import EditCommands
 from vcfviewer.gui.review.handles import HandleSet
 from vcfviewer.gui.review.overlays import Legend, OverlayPainter
 from vcfviewer.gui.review.placing import AddBodyTool
 from vcfviewer.gui.review.prefs import ReviewPrefs, load_prefs, save_prefs
-from vcfviewer.core.annotation import image_ref_for
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class ReviewController(EditCommands, QObject):
         self.session: ReviewSession | None = None
         self.selected: str | None = None
         self.image: Radiograph | None = None  # the 2-D image the session belongs to / will
+        self.volume: Volume | None = None  # the CT volume on screen (its planes are ``image``)
         self.model_text = ""
         self._unsubscribe: Callable[[], None] | None = None
         self._drag_serial = 0
@@ -125,45 +128,45 @@ class ReviewController(EditCommands, QObject):
             self.saving.leave_session()
         self.set_session(None)
         self.image = self.view.radiograph
-        plane = self.view.plane_index if isinstance(image, Volume) else None
+        self.volume = image if isinstance(image, Volume) else None
         if self.image is None:
             return
-        restored = self.saving.restore(image_ref_for(self.image, plane)) if self.saving else None
+        restored = self.saving.restore(self.image_ref()) if self.saving else None
         if restored is not None:
+            if restored.image.plane_index is not None:  # an older one-plane CT annotation
+                self.view.set_plane(restored.image.plane_index)
             return
-        if isinstance(image, Volume):
-            self.window.show_status("CT: press A to analyse the sagittal plane on screen")
-        elif self.window.auto_analyse and self.prefs.auto_analyse:
+        if self.window.auto_analyse and self.prefs.auto_analyse:
             self.analyse(confirm=False)
 
+    def image_ref(self) -> ImageRef | None:
+        """The reference an annotation of what is on screen has (a CT: the whole reformat)."""
+        if self.image is None:
+            return None
+        if self.view.is_ct:
+            return image_ref_for(self.image, plane_count=self.view.plane_count)
+        return image_ref_for(self.image)
+
     @Slot(int)
-    def _on_view_plane_changed(self, index: int) -> None:
+    def _on_view_plane_changed(self, _index: int) -> None:
         self.image = self.view.radiograph
         if self.session is not None:
-            self.refresh()  # overlays only show on the plane they were made on
-            if self.session.annotation.image.plane_index != index:
-                self.window.show_status(
-                    f"Findings are on plane {self.session.annotation.image.plane_index + 1}; "
-                    "A analyses this plane")
+            self.refresh()  # this plane's bodies in full, the others as ghosts
 
     # ----------------------------------------------------------------- analysis
     def warm_up(self) -> None:
-        """Load the model in the background now, not when the reader first asks for it.
+        """Load the models (radiograph, then CT) in the background now, not at first use.
 
         Importing torch holds the interpreter for about half a second whichever thread does it;
         at start-up nobody is working yet, so the window's one hiccup happens there.
         """
         from vcfviewer.models.registry import list_models
 
-        if self.model.loaded is not None or not list_models():
+        if not list_models() or all(self.model.loaded_for(kind) is not None for kind in KINDS):
             return
         preset = self.prefs.threshold_preset
-
-        def job():
-            yield Progress("model", math.nan, "Loading the model")
-            return self.model.get(preset)
-
-        task = self.window.make_runner("model").start(job, "loading the model")
+        task = self.window.make_runner("model").start(lambda: self.model.warm_job(preset),
+                                                      "loading the model")
         task.result.connect(self._on_model_ready)
         task.error.connect(lambda message: self.window.show_error(
             f"The model could not be loaded: {message}", "warning"))
@@ -175,7 +178,8 @@ class ReviewController(EditCommands, QObject):
         self._refresh_widgets()
 
     def analyse(self, confirm: bool = True) -> None:
-        """Run the model on the image on screen (asks first when corrections would be lost)."""
+        """Run the model on what is on screen: the film, or the whole CT volume (asks first when
+        corrections would be lost)."""
         image = self.view.radiograph
         if image is None:
             self.window.show_status("Open an image first")
@@ -185,29 +189,41 @@ class ReviewController(EditCommands, QObject):
         if confirm and corrected and not self.confirm_replace():
             return
         self.image = image
-        plane = self.view.plane_index if self.view.is_ct else None
         preset = self.prefs.threshold_preset
-        task = self.runner.start(lambda: self.model.analysis_job(image, preset, plane),
-                                 "analysing")
-        task.result.connect(lambda result: self._on_analysis_result(image, result))
+        volume = self.view.volume
+        if volume is not None:
+            source: Radiograph | Volume = volume
+            task = self.runner.start(lambda: self.model.volume_job(volume, preset),
+                                     "analysing the CT volume")
+        else:
+            source = image
+            task = self.runner.start(lambda: self.model.analysis_job(image, preset), "analysing")
+        task.result.connect(lambda result: self._on_analysis_result(source, result))
         task.error.connect(lambda message: self.window.show_error(
             f"Analysis failed: {message}"))
         task.cancelled.connect(lambda: self.window.show_status("Analysis cancelled"))
-        self.window.show_status("Analysing…")
+        self.window.show_status("Analysing the whole volume…" if volume is not None
+                                else "Analysing…")
 
-    def _on_analysis_result(self, image: Radiograph, result: AnalysisResult) -> None:
-        if image is not self.view.radiograph:
+    def _on_analysis_result(self, source: Radiograph | Volume, result: AnalysisResult) -> None:
+        on_screen = self.view.volume if isinstance(source, Volume) else self.view.radiograph
+        if source is not on_screen:
             return  # the reader moved on; this result belongs to nothing on screen
         if self.saving is not None:
             self.saving.leave_session(discard=True)
         self.model_text = f"{result.model_id} {result.model_version} · {result.device_name}"
         self.window.set_device_text(self.model_text)
-        self.window.about_extra_html = _model_html(self.model.loaded)
+        self.window.about_extra_html = _model_html(
+            self.model.loaded_for("ct" if isinstance(source, Volume) else "radiograph"))
         # Table and panel now, overlays on the next turn of the event loop: the window never
         # freezes for the whole of it at once (bench_gui_review measures the longest stall).
         self.set_session(ReviewSession(result.proposal), overlays_later=True)
-        count = len(result.proposal.annotation.vertebrae)
-        self.window.show_status(f"Analysis: {count} vertebral bodies in {result.seconds:.1f} s")
+        annotation = result.proposal.annotation
+        count = len(annotation.vertebrae)
+        used = {annotation.plane_of(f) for f in annotation.vertebrae} - {None}
+        where = f" on {len(used)} sagittal planes" if len(used) > 1 else ""
+        self.window.show_status(
+            f"Analysis: {count} vertebral bodies{where} in {result.seconds:.1f} s")
         self.analysis_done.emit(result)
 
     # ----------------------------------------------------------------- session
@@ -244,11 +260,19 @@ class ReviewController(EditCommands, QObject):
         self.session_changed.emit(annotation)
 
     def _on_screen(self) -> bool:
-        """The session's image is the one on screen (same CT plane too)."""
+        """The session's image is the one on screen (any plane of its CT volume)."""
         if self.session is None or self.view.radiograph is None:
             return False
-        plane = self.session.annotation.image.plane_index
-        return plane is None or (self.view.is_ct and plane == self.view.plane_index)
+        return self.view.is_ct or not self.session.annotation.image.is_reformat
+
+    @property
+    def current_plane(self) -> int | None:
+        """The sagittal plane on screen (None for a radiograph)."""
+        return self.view.plane_index if self.view.is_ct else None
+
+    def plane_split(self) -> planes.PlaneSplit:
+        """The session's bodies on the plane on screen, and the others (ghosts)."""
+        return planes.split(self.session.annotation, self.current_plane)
 
     def refresh(self, overlays_later: bool = False) -> None:
         """Redraw overlays and widgets from the session (cheap: unchanged parts are skipped)."""
@@ -262,24 +286,38 @@ class ReviewController(EditCommands, QObject):
 
     def _refresh_overlays(self) -> None:
         self._overlays_pending = False
+        self._refresh_plane_note()
         if not self._on_screen():
             self.painter.clear()
             self.handles.clear()
             self.legend.hide()
         else:
-            annotation, ms = self.session.annotation, self.session.measurements
+            split, ms = self.plane_split(), self.session.measurements
             self._label_pixel = self._pixel_height()
-            self.painter.draw(annotation, ms, self.selected, self.prefs.colour_scheme,
-                              self._label_pixel)
-            self.handles.sync(annotation, self.selected)
-            self.legend.show_for(self.prefs.colour_scheme)
+            self.painter.draw(split.on_plane, ms, self.selected, self.prefs.colour_scheme,
+                              self._label_pixel, split.ghosts)
+            self.handles.sync(split.on_plane, self.selected)  # only this plane's are editable
+            if self.session.annotation.findings:
+                self.legend.show_for(self.prefs.colour_scheme, self.view.is_ct)
+            else:
+                self.legend.hide()  # nothing found: a key to nothing only hides the image
+
+    def _refresh_plane_note(self) -> None:
+        if not self.view.is_ct:
+            return
+        note = planes.plane_note(self.annotation if self._on_screen() else None,
+                                 self.view.plane_index)
+        if note != self.view.plane_note:
+            self.view.set_plane_note(note)
+            if self.legend.label.isVisible():
+                self.legend.place()  # the corner text above it changed height
 
     def _refresh_widgets(self) -> None:
         annotation = self.annotation
         ms = self.session.measurements if self.session is not None else None
         self.window.findings_dock.setWindowTitle(
             f"Findings (heights in {ms.unit})" if ms is not None else "Findings")
-        self.window.findings_table.show_study(annotation, ms, self.selected)
+        self.window.findings_table.show_study(annotation, ms, self.selected, self.current_plane)
         self.window.detail_panel.show_study(annotation, ms, self.selected, self.model_text)
         self.update_actions()
 
@@ -304,12 +342,28 @@ class ReviewController(EditCommands, QObject):
 
     # ----------------------------------------------------------------- selection
     def select(self, finding_id: str | None) -> None:
-        """Select a body (None clears); the table, detail panel and overlays follow."""
-        if finding_id == self.selected:
-            return
+        """Select a body (None clears); the table, detail panel and overlays follow, and on a CT
+        the view goes to the plane the body is measured on."""
+        changed = finding_id != self.selected
         self.selected = finding_id
-        self.refresh()
-        self.selection_changed.emit(finding_id)
+        jumped = self._show_plane_of(finding_id)  # a new plane refreshes everything itself
+        if changed and not jumped:
+            self.refresh()
+        if changed:
+            self.selection_changed.emit(finding_id)
+
+    def _show_plane_of(self, finding_id: str | None) -> bool:
+        """Bring the plane of ``finding_id`` on screen; True when the plane changed."""
+        if finding_id is None or self.session is None or not self.view.is_ct:
+            return False
+        try:
+            plane = self.session.annotation.plane_of(self.session.annotation.finding(finding_id))
+        except KeyError:
+            return False
+        if plane is None or plane == self.view.plane_index or plane >= self.view.plane_count:
+            return False
+        self.view.set_plane(plane)
+        return True
 
     @Slot(QPointF, object)
     def _on_view_clicked(self, point: QPointF, _modifiers: object) -> None:
@@ -317,8 +371,15 @@ class ReviewController(EditCommands, QObject):
             self.placing.add_point(point.x(), point.y())
             self.update_actions()
             return
-        if self._on_screen():
-            self.select(geometry.finding_at(self.session.annotation, point.x(), point.y()))
+        if not self._on_screen():
+            return
+        split = self.plane_split()
+        x, y = point.x(), point.y()
+        picked = geometry.finding_at(split.on_plane, x, y)
+        if picked is None and split.ghosts:  # a ghost: go to the plane it is measured on
+            ghosts = replace(self.session.annotation, findings=[f for f, _ in split.ghosts])
+            picked = geometry.finding_at(ghosts, x, y)
+        self.select(picked)
 
     def step_selection(self, delta: int) -> None:
         """Select the next (+1, caudal) or previous (-1) body."""
@@ -358,21 +419,17 @@ class ReviewController(EditCommands, QObject):
         self.set_group_visible(("labels",), visible)
         self.legend.enabled = visible
         if visible and self._on_screen():
-            self.legend.show_for(self.prefs.colour_scheme)
+            self._refresh_overlays()
         else:
             self.legend.hide()
 
     def set_scheme(self, scheme: str) -> None:
         """Colour bodies by "level" or "grade" (remembered)."""
         if scheme != self.prefs.colour_scheme:
-            from dataclasses import replace
-
             self.set_prefs(replace(self.prefs, colour_scheme=scheme))
 
     def set_opacity(self, opacity: float) -> None:
         """Mask opacity 0..1 (remembered)."""
-        from dataclasses import replace
-
         opacity = float(min(max(opacity, 0.0), 1.0))
         self.prefs = replace(self.prefs, mask_opacity=opacity)
         save_prefs(self.window.settings, self.prefs)

@@ -107,7 +107,8 @@ class EditCommands:
         self.update_actions()
 
     def add_body(self, points: np.ndarray, level: str | None = None) -> str | None:
-        """Add a body with six ``points``; the level is suggested from its neighbours."""
+        """Add a body with six ``points``; the level is suggested from its neighbours. On a CT
+        the body is measured on the sagittal plane on screen."""
         if self.session is None:
             return None
         if level is None:
@@ -116,8 +117,9 @@ class EditCommands:
             level = self.ask_level("Level of the new body", _level_choices(suggestion))
         if not level:
             return None
+        plane = self.current_plane if self.session.annotation.image.is_reformat else None
         added: list[str] = []
-        if self.edit(lambda s: added.append(s.add_finding(level, points))):
+        if self.edit(lambda s: added.append(s.add_finding(level, points, plane_index=plane))):
             self.select(added[0])
             return added[0]
         return None

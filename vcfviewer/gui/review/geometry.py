@@ -4,6 +4,8 @@ level a body placed by hand most likely is. Pure numpy (no Qt), so it is tested 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from vcfviewer.core import levels as _levels
@@ -11,7 +13,7 @@ from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
 from vcfviewer.io.body_masks import outline  # the same polygon the key image and SEG use
 
 __all__ = ["outline", "point_in_polygon", "finding_at", "anterior_is_left", "label_anchor",
-           "declutter", "suggest_level"]
+           "declutter", "suggest_level", "ghost_polylines"]
 
 PICK_SLACK = 0.25  # a click this fraction of a body's size outside it still picks it
 
@@ -64,10 +66,11 @@ def finding_at(annotation: StudyAnnotation, x: float, y: float) -> str | None:
     return best
 
 
-def anterior_is_left(annotation: StudyAnnotation) -> bool:
+def anterior_is_left(annotation: StudyAnnotation | Iterable[VertebraFinding]) -> bool:
     """True when the patient faces left (anterior landmarks left of posterior ones) on most bodies."""
+    findings = annotation.findings if isinstance(annotation, StudyAnnotation) else annotation
     votes = [float(f.landmarks[[0, 3], 0].mean() - f.landmarks[[2, 5], 0].mean())
-             for f in annotation.findings if f.landmarks is not None]
+             for f in findings if f.landmarks is not None]
     return not votes or float(np.median(votes)) <= 0.0
 
 
@@ -119,3 +122,43 @@ def _safe_shift(level: str, steps: int) -> str:
         return _levels.shift(level, steps)
     except _levels.LevelError:
         return ""
+
+
+def mask_outline(finding: VertebraFinding, shape: tuple[int, int]) -> np.ndarray | None:
+    """The outer contour [x, y] of a body's mask (pixel edges), or None without a mask."""
+    import cv2  # the GUI's only use: outlines of mask-only bodies (the sacrum) seen as ghosts
+
+    from vcfviewer.io.body_masks import finding_crop
+
+    if finding.mask is None:
+        return None
+    crop = finding_crop(finding, shape)
+    if crop is None or not crop[2].any():
+        return None
+    top, left, mask = crop
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    largest = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(float)
+    return largest + (left, top)
+
+
+def ghost_polylines(findings: Iterable[VertebraFinding], shape: tuple[int, int]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Closed outlines of ``findings`` as one x and one y array, NaN between bodies (one curve).
+
+    The landmark polygon when there is one (what the reader edits), else the mask's contour.
+    """
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for finding in findings:
+        polygon = outline(finding)
+        if polygon is None:
+            polygon = mask_outline(finding, shape)
+        if polygon is None or len(polygon) < 2:
+            continue
+        closed = np.vstack([polygon, polygon[:1], [np.nan, np.nan]])
+        xs.append(closed[:, 0])
+        ys.append(closed[:, 1])
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)

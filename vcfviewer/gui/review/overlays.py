@@ -1,16 +1,19 @@
 """Drawing the review overlays: body masks, endplates and height lines, level labels with grade
-badges, the selection outline, and the legend.
+badges, the selection outline, the legend, and on CT the ghosts of bodies measured on other planes.
 
 Every item is positioned in source-image pixels through the image view's ``OverlayLayer``; text
 and pens keep their size on screen, so the marks stay readable at any zoom. Groups whose content
 did not change are left alone (a landmark drag redraws lines and labels, never the masks).
-Colours come from ``io.key_image`` so the screen and the exported key image agree.
+Colours come from ``io.key_image`` so the screen and the exported key image agree. On a CT plane
+the bodies measured on other sagittal planes are drawn as faint dashed outlines with a dimmed
+label naming their plane, so the reader sees the whole column while scrolling; they cannot be
+edited there.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,9 +30,11 @@ from vcfviewer.io.key_image import GRADE_COLOURS, badge_text, level_colour
 
 # Bottom to top; "handles" and "placing" belong to the landmark tools but are created here so
 # the stacking order never depends on which tool ran first.
-GROUPS: tuple[str, ...] = ("masks", "outlines", "heights", "selection", "labels", "handles",
-                           "placing")
-MARK_GROUPS: tuple[str, ...] = ("outlines", "heights", "handles")
+GROUPS: tuple[str, ...] = ("masks", "ghosts", "outlines", "heights", "selection", "labels",
+                           "handles", "placing")
+MARK_GROUPS: tuple[str, ...] = ("ghosts", "outlines", "heights", "handles")
+GHOST_COLOUR = "#c9d3dd"
+GHOST_TEXT_COLOUR = "#aab4be"
 ENDPLATE_COLOUR = "#7fdcff"
 HEIGHT_COLOUR = "#ffffff"
 SELECTED_COLOUR = "#ffe14d"
@@ -106,20 +111,23 @@ class OverlayPainter:
 
     def clear(self) -> None:
         """Remove every review mark (handles and placing guides are their tools' business)."""
-        for name in ("masks", "outlines", "heights", "selection", "labels"):
+        for name in ("masks", "ghosts", "outlines", "heights", "selection", "labels"):
             self.layer.clear(name)
         self._signatures.clear()
         self.label_items, self._label_specs = {}, {}
         self._mask_count = 0
 
     def draw(self, annotation: StudyAnnotation, ms: StudyMeasurements, selected: str | None,
-             scheme: str, pixel: float = 1.0) -> None:
+             scheme: str, pixel: float = 1.0,
+             ghosts: Sequence[tuple[VertebraFinding, int]] = ()) -> None:
         """Bring every group up to date; groups that did not change are not touched.
 
         ``pixel`` is the height of one screen pixel in image rows, to keep labels apart.
+        ``ghosts`` are CT bodies measured on other planes, with their plane (outline and label).
         """
         self._pixel = pixel
         self._draw_masks(annotation, scheme)
+        self._draw_ghosts(annotation, ghosts)
         findings = [f for f in annotation.findings if f.landmarks is not None]
         points = tuple(_points_key(f) for f in findings)
         if self._changed("lines", points):
@@ -130,7 +138,7 @@ class OverlayPainter:
         chosen = next((f for f in annotation.findings if f.finding_id == selected), None)
         if self._changed("selection", None if chosen is None else _points_key(chosen)):
             self._draw_selection(chosen, annotation)
-        self._draw_labels(annotation, ms, selected, scheme)
+        self._draw_labels(annotation, ms, selected, scheme, ghosts)
 
     def _changed(self, key: str, signature: Hashable) -> bool:
         # Items the image view cleared (a new image) count as changed.
@@ -142,16 +150,18 @@ class OverlayPainter:
     def _intact(self, key: str) -> bool:
         if key == "masks":
             return len(self.layer.items("masks")) == self._mask_count
-        groups = {"lines": ("outlines", "heights"), "selection": ("selection",)}[key]
+        groups = {"lines": ("outlines", "heights"), "selection": ("selection",),
+                  "ghosts": ("ghosts",)}[key]
         return all(any(c is i for i in self.layer.items(g))
                    for g in groups for c in self._curves.get(g, []))
 
-    def _curve(self, group: str, index: int, colour: str, width: float) -> pg.PlotCurveItem:
+    def _curve(self, group: str, index: int, colour: str, width: float,
+               style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> pg.PlotCurveItem:
         curves = self._curves.setdefault(group, [])
         while len(curves) <= index:
             curves.append(pg.PlotCurveItem())
         curve = curves[index]
-        curve.setPen(pg.mkPen(QColor(colour), width=width))
+        curve.setPen(pg.mkPen(QColor(colour), width=width, style=style))
         if not any(curve is item for item in self.layer.items(group)):
             self.layer.set_items(group, curves)
         return curve
@@ -160,6 +170,16 @@ class OverlayPainter:
         outline_xy, heights_xy = _selection_data(finding, annotation)
         self._curve("selection", 0, SELECTED_COLOUR, 2.5).setData(*outline_xy)
         self._curve("selection", 1, SELECTED_COLOUR, 2.0).setData(*heights_xy, connect="pairs")
+
+    def _draw_ghosts(self, annotation: StudyAnnotation,
+                     ghosts: Sequence[tuple[VertebraFinding, int]]) -> None:
+        signature = tuple((_mask_key(f), _points_key(f)) for f, _ in ghosts)
+        if not self._changed("ghosts", signature):
+            return
+        shape = (annotation.image.rows, annotation.image.columns)
+        xs, ys = geometry.ghost_polylines([f for f, _ in ghosts], shape)
+        self._curve("ghosts", 0, GHOST_COLOUR, 1.3, Qt.PenStyle.DashLine).setData(
+            xs, ys, connect="finite")
 
     def _draw_masks(self, annotation: StudyAnnotation, scheme: str) -> None:
         signature = tuple((_mask_key(f), body_colour(f, scheme)) for f in annotation.findings)
@@ -171,21 +191,25 @@ class OverlayPainter:
         self._mask_count = len(items)
 
     def _draw_labels(self, annotation: StudyAnnotation, ms: StudyMeasurements,
-                     selected: str | None, scheme: str) -> None:
-        left = geometry.anterior_is_left(annotation)
+                     selected: str | None, scheme: str,
+                     ghosts: Sequence[tuple[VertebraFinding, int]] = ()) -> None:
+        left = geometry.anterior_is_left(list(annotation.findings) + [f for f, _ in ghosts])
+        entries = [(f, None) for f in annotation.findings] + list(ghosts)
         anchors: dict[str, tuple[float, float]] = {}
-        for finding in annotation.findings:
+        for finding, _ in entries:
             anchor = geometry.label_anchor(finding, left)
             if anchor is not None:
                 anchors[finding.finding_id] = anchor
         # Two bodies at nearly the same height (a double detection, a transitional level) must
         # not print their labels on top of each other: rows are spread in screen pixels.
         rows = geometry.declutter([y for _, y in anchors.values()], LABEL_GAP_PX * self._pixel)
+        planes = {f.finding_id: (f, plane) for f, plane in entries}
         specs: dict[str, tuple] = {}
         for (fid, (x, _)), y in zip(anchors.items(), rows, strict=True):
-            finding = annotation.finding(fid)
-            text = label_html(finding, ms.by_id.get(fid), scheme)
-            specs[fid] = (text, (x, y), left, fid == selected)
+            finding, plane = planes[fid]
+            text = (ghost_label_html(finding, plane) if plane is not None
+                    else label_html(finding, ms.by_id.get(fid), scheme))
+            specs[fid] = (text, (x, y), left, fid == selected, plane is not None)
         present = self.layer.items("labels")
         cleared = bool(self.label_items) and not any(
             item is next(iter(self.label_items.values())) for item in present)
@@ -197,6 +221,12 @@ class OverlayPainter:
                 if spec != self._label_specs.get(fid):
                     _update_label(self.label_items[fid], *spec)
         self._label_specs = specs
+
+
+def ghost_label_html(finding: VertebraFinding, plane: int) -> str:
+    """A dimmed label for a body measured on another plane: level and that plane (1-based)."""
+    return (f'<span style="color:{GHOST_TEXT_COLOUR}">{html.escape(finding.level)}'
+            f' · plane {plane + 1}</span>')
 
 
 def mask_composite(annotation: StudyAnnotation, scheme: str
@@ -267,27 +297,31 @@ def _selection_data(finding: VertebraFinding | None, annotation: StudyAnnotation
     return (closed[:, 0], closed[:, 1]), heights
 
 
-def _label(text: str, anchor: tuple[float, float], left: bool, selected: bool) -> pg.TextItem:
+def _label(text: str, anchor: tuple[float, float], left: bool, selected: bool,
+           ghost: bool = False) -> pg.TextItem:
     item = pg.TextItem(anchor=(1.0, 0.5) if left else (0.0, 0.5), fill=pg.mkBrush(0, 0, 0, 170))
     font = QFont()
     font.setPointSize(LABEL_POINT_SIZE)
     item.setFont(font)
-    _update_label(item, text, anchor, left, selected)
+    _update_label(item, text, anchor, left, selected, ghost)
     return item
 
 
 def _update_label(item: pg.TextItem, text: str, anchor: tuple[float, float], left: bool,
-                  selected: bool) -> None:
+                  selected: bool, ghost: bool = False) -> None:
     item.setHtml(text)
     item.setAnchor((1.0, 0.5) if left else (0.0, 0.5))
     item.border = pg.mkPen(QColor(SELECTED_COLOUR), width=1.5) if selected else pg.mkPen(None)
+    # A ghost's label stays readable but recedes behind the labels of the plane on screen.
+    item.fill = pg.mkBrush(0, 0, 0, 110 if ghost else 170)
+    item.setOpacity(0.8 if ghost else 1.0)
     item.setPos(float(anchor[0]), float(anchor[1]))
     item.update()
 
 
-def legend_html(scheme: str) -> str:
-    """The legend's rich text for a colour scheme (three short lines: it sits on the view, and
-    the film matters more than the key to it)."""
+def legend_html(scheme: str, ct: bool = False) -> str:
+    """The legend's rich text for a colour scheme (three short lines, four on CT: it sits on the
+    view, and the film matters more than the key to it)."""
     badge = QColor(*GRADE_COLOURS[2]).name()
     if scheme == "grade":
         swatches = " ".join(f'<span style="color:{QColor(*GRADE_COLOURS[g]).name()}">■</span>{g}'
@@ -295,14 +329,18 @@ def legend_html(scheme: str) -> str:
         first = f"Colour = decided grade {swatches}"
     else:
         first = "Colour = level"
-    return "<br>".join([
+    lines = [
         first + f' · <span style="background-color:{badge}; color:#000">&nbsp;2&nbsp;</span>'
         " grade, <b>?</b> borderline",
         f'<span style="color:{HEIGHT_COLOUR}">│</span> Ha Hm Hp · '
         f'<span style="color:{ENDPLATE_COLOUR}">─</span> endplates · ✎ edited',
         f'<span style="color:{FLAG_COLOUR}">≠</span> measured grade differs · '
         f'<span style="color:{FLAG_COLOUR}">⚠</span> not measurable',
-    ])
+    ]
+    if ct:
+        lines.append(f'<span style="color:{GHOST_COLOUR}">┄</span> measured on another plane '
+                     "(select it to go there)")
+    return "<br>".join(lines)
 
 
 class Legend(QObject):
@@ -325,12 +363,13 @@ class Legend(QObject):
         self.enabled = True  # follows the labels toggle (L)
         host.installEventFilter(self)
 
-    def show_for(self, scheme: str) -> None:
+    def show_for(self, scheme: str, ct: bool = False) -> None:
         """Show the legend of ``scheme`` (unless the reader hid the labels)."""
-        text = legend_html(scheme)
-        if self.label.text() != text:
+        text = legend_html(scheme, ct)
+        changed = self.label.text() != text
+        if changed:
             self.label.setText(text)
-        if self.enabled and not self.label.isVisible():
+        if self.enabled and (changed or not self.label.isVisible()):
             self.label.show()
             self.place()
 

@@ -144,15 +144,18 @@ class SaveFlow(QObject):
             controller.set_prefs(replace(controller.prefs, export_dir=folder))
         state = session.annotation
         annotation = with_reader(state, controller.prefs.reader)
-        plane = annotation.image.plane_index
-        source = image.source.path if image.source.sop_instance_uid and plane is None else None
+        reformat = annotation.image.is_reformat
+        source = image.source.path if image.source.sop_instance_uid and not reformat else None
         measurements = session.measurements
+        volume = controller.volume if reformat else None
 
         def job():
             from vcfviewer.io.export import export_study
 
+            extra = {"volume": volume} if volume is not None and _takes_volume(export_study) \
+                else {}
             return (yield from export_study(image, annotation, folder, source_dicom_path=source,
-                                            measurements=measurements))
+                                            measurements=measurements, **extra))
 
         task = self.runner.start(job, "exporting")
         task.result.connect(lambda report: self._on_export_result(state, report))
@@ -212,3 +215,11 @@ class SaveFlow(QObject):
 
     def _choose_folder(self, start: str) -> str:
         return QFileDialog.getExistingDirectory(self.window, "Export folder", start or str(Path.home()))
+
+
+def _takes_volume(export_study: Callable) -> bool:
+    # CT exports (SEG over the series, SR in patient mm, per-plane training entries) need the
+    # volume; an export module from before that keyword writes what it can without it.
+    import inspect
+
+    return "volume" in inspect.signature(export_study).parameters

@@ -3,7 +3,8 @@
 An export writes ``<stem>.annotation.json`` into the export folder (``io.export``); reopening the
 same image looks there first and restores the corrected annotation instead of re-running the
 model. The file is only taken when it names the same image (SOP Instance UID, else the resolved
-path, plus size and CT plane), so two films that happen to share a file name never mix.
+path, plus size and CT plane), so two films that happen to share a file name never mix. For a CT
+volume the whole-volume annotation is taken, or an older one-plane annotation of the same volume.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from vcfviewer import __version__
 from vcfviewer.core.annotation import ImageRef, Provenance, StudyAnnotation
-from vcfviewer.gui.autosave import same_image
+from vcfviewer.gui.autosave import same_image, same_volume
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ def find_exported(ref: ImageRef, folder: str | Path | None) -> StudyAnnotation |
     except AnnotationFileError:
         log.warning("ignoring an unreadable exported annotation file")
         return None
-    if not same_image(annotation.image, ref):
+    older_plane = (ref.plane_count is not None and annotation.image.plane_index is not None
+                   and same_volume(annotation.image, ref))
+    if not (same_image(annotation.image, ref) or older_plane):
         return None
     # The file may have been written from another path to the same image: point at this one.
     return replace(annotation, image=replace(annotation.image, path=ref.path))

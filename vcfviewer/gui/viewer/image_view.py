@@ -120,6 +120,7 @@ class ImageView(QWidget):
         self._last_cursor: CursorInfo | None = None
         self._pyramid: DisplayPyramid | None = None
         self._level = -1
+        self._plane_note = ""
 
     def _connect(self) -> None:
         vb = self.view_box
@@ -186,6 +187,7 @@ class ImageView(QWidget):
                          pyramid: DisplayPyramid) -> None:
         self.overlay.clear()
         self._inverted = False
+        self._plane_note = ""
         self.image_item.setLookupTable(None)
         self._title = title
         self._window = window
@@ -436,10 +438,21 @@ class ImageView(QWidget):
         text = f"W {win.width:.0f}   L {win.center:.0f}   Zoom {self.zoom() * 100:.0f}%"
         return text + ("   Inverted" if self._inverted else "")
 
+    def set_plane_note(self, note: str) -> None:
+        """A line under "Sagittal n / m" about this plane (the review: bodies measured on it)."""
+        if note != self._plane_note:
+            self._plane_note = note
+            self._update_corners()
+
+    @property
+    def plane_note(self) -> str:
+        return self._plane_note
+
     def _plane_text(self) -> str:
         if self._volume is None:
             return ""
-        return f"Sagittal {self._plane_index + 1} / {self._plane_count}"
+        text = f"Sagittal {self._plane_index + 1} / {self._plane_count}"
+        return f"{text}\n{self._plane_note}" if self._plane_note else text
 
     @staticmethod
     def _spacing_text(image: Radiograph) -> str:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWi
 from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
 from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement
 from vcfviewer.gui.review import formatting as fmt
+from vcfviewer.gui.review.planes import planes_text
 
 FLAG_COLOUR = "#ffb000"
 KEY_COLOUR = "#9aa4ae"
@@ -26,9 +27,12 @@ def _decision(grade: int, ftype: str) -> str:
     return words if ftype == fmt.DASH else f"{words}, {ftype}"
 
 
-def body_values(finding: VertebraFinding, m: VertebraMeasurement | None) -> dict[str, str]:
-    """Label → text for one body, in display order."""
+def body_values(finding: VertebraFinding, m: VertebraMeasurement | None,
+                plane: str | None = None) -> dict[str, str]:
+    """Label → text for one body, in display order (``plane``: CT, where it is measured)."""
     out = {"Level": fmt.level_text(finding)}
+    if plane:
+        out["Plane"] = plane
     if finding.is_sacrum:
         out["Note"] = "sacrum: anchors the numbering, not measured"
         return out
@@ -184,7 +188,7 @@ class DetailPanel(QScrollArea):
             self.body_form.hide()
             return
         m = ms.by_id.get(finding.finding_id)
-        self._body = body_values(finding, m)
+        self._body = body_values(finding, m, planes_text(annotation, finding))
         flagged = {"Measured"} if m is not None and m.borderline else set()
         if fmt.disagrees(finding, m):
             flagged.add("Decided")

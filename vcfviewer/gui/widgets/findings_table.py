@@ -3,7 +3,9 @@
 Rows follow the annotation cranial → caudal. Fractured bodies are tinted with their grade's
 colour, borderline grades are amber, a decided grade that differs from the measured one is
 marked ≠, and unmeasurable bodies are greyed with the reason as tooltip. Cells that did not change
-are left alone, so a landmark drag updates one row at mouse speed.
+are left alone, so a landmark drag updates one row at mouse speed. On a CT a "Plane" column says
+which sagittal plane each body is measured on (1-based, as the plane bar counts); the rows of the
+plane on screen are marked ▸.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from vcfviewer.gui.review import formatting as fmt
 from vcfviewer.io.key_image import GRADE_COLOURS
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("level", "Level"), ("ha", "Ha"), ("hm", "Hm"), ("hp", "Hp"), ("wedge", "Ha/Hp"),
+    ("level", "Level"), ("plane", "Plane"), ("ha", "Ha"), ("hm", "Hm"), ("hp", "Hp"), ("wedge", "Ha/Hp"),
     ("biconcave", "Hm/Hp"), ("crush", "Hp/adj"), ("loss", "Loss"), ("vc", "VC"),
     ("grade", "Grade"), ("type", "Type"), ("p", "P(fx)"), ("edited", "✎"),
 )
@@ -30,15 +32,24 @@ TIPS = {
     "grade": "Decided Genant grade; ? = borderline measurement; ≠ = differs from measured",
     "p": "Model's fracture probability (— once the reader decided)",
     "edited": "✎ changed by the reader, + added by the reader",
+    "plane": "CT: the sagittal plane the body is measured on (▸ = the plane on screen)",
 }
 BORDERLINE_COLOUR = QColor("#ffb000")
 MUTED_COLOUR = QColor("#7d8590")
 
 
-def row_texts(finding: VertebraFinding, m: VertebraMeasurement | None) -> tuple[str, ...]:
-    """The texts of one row, in COLUMNS order."""
+def plane_cell(plane: int | None, current: int | None) -> str:
+    """ "▸ 31" on the plane on screen, "31" elsewhere, "" off CT (planes count from 1)."""
+    if plane is None:
+        return ""
+    return f"{'▸ ' if plane == current else ''}{plane + 1}"
+
+
+def row_texts(finding: VertebraFinding, m: VertebraMeasurement | None,
+              plane: str = "") -> tuple[str, ...]:
+    """The texts of one row, in COLUMNS order (``plane``: the plane cell, see plane_cell)."""
     if finding.is_sacrum:
-        return (finding.level, *(fmt.DASH,) * 8, "", "", "", "")
+        return (finding.level, plane, *(fmt.DASH,) * 8, "", "", "", "")
     ok = m is not None and m.measurable
     grade = fmt.grade(finding, m) + (" ≠" if fmt.disagrees(finding, m) else "")
     edited = ("+" if finding.added_by_reader else "") + ("✎" if finding.reader_edited else "")
@@ -46,7 +57,8 @@ def row_texts(finding: VertebraFinding, m: VertebraMeasurement | None) -> tuple[
     numbers = [fmt.height(v) for v in values[:3]] + [fmt.ratio(v) for v in values[3:]]
     loss = fmt.percent(m.height_loss) if ok else fmt.DASH
     vc = fmt.percent(m.vc) if ok else fmt.DASH
-    return (finding.level, *numbers, loss, vc, grade, fmt.fracture_type(finding.fracture_type),
+    return (finding.level, plane, *numbers, loss, vc, grade,
+            fmt.fracture_type(finding.fracture_type),
             fmt.probability(finding.fracture_probability), edited)
 
 
@@ -80,6 +92,7 @@ class FindingsTable(QTableWidget):
                            " QTableWidget#findingsTable::item { padding: 0px 1px; }"
                            " QTableWidget#findingsTable QHeaderView::section"
                            " { padding: 3px 2px; font-size: 9pt; }")
+        self.setColumnHidden([k for k, _ in COLUMNS].index("plane"), True)  # CT only
         self.itemSelectionChanged.connect(self._on_self_item_selection_changed)
 
     def _set_headers(self, unit: str) -> None:
@@ -101,20 +114,26 @@ class FindingsTable(QTableWidget):
         return self._texts[self._ids.index(finding_id)][column]
 
     def show_study(self, annotation: StudyAnnotation | None, ms: StudyMeasurements | None,
-                   selected: str | None) -> None:
-        """Show ``annotation`` (None empties the table) and select ``selected``."""
+                   selected: str | None, current_plane: int | None = None) -> None:
+        """Show ``annotation`` (None empties the table) and select ``selected``; on a CT,
+        ``current_plane`` is the sagittal plane on screen."""
         self.blockSignals(True)
         try:
-            self._fill(annotation, ms)
+            self._fill(annotation, ms, current_plane)
             self.select_finding(selected)
         finally:
             self.blockSignals(False)
 
-    def _fill(self, annotation: StudyAnnotation | None, ms: StudyMeasurements | None) -> None:
+    def _fill(self, annotation: StudyAnnotation | None, ms: StudyMeasurements | None,
+              current_plane: int | None = None) -> None:
         if annotation is None or ms is None:
             self.setRowCount(0)
             self._ids, self._texts = [], []
             return
+        ct = annotation.image.is_reformat
+        plane_column = [k for k, _ in COLUMNS].index("plane")
+        if self.isColumnHidden(plane_column) == ct:
+            self.setColumnHidden(plane_column, not ct)
         if ms.unit != self._unit:
             self._set_headers(ms.unit)
         ids = [f.finding_id for f in annotation.findings]
@@ -125,7 +144,8 @@ class FindingsTable(QTableWidget):
             self._ids = ids
         for row, finding in enumerate(annotation.findings):
             m = ms.by_id.get(finding.finding_id)
-            texts = row_texts(finding, m)
+            plane = plane_cell(annotation.plane_of(finding), current_plane) if ct else ""
+            texts = row_texts(finding, m, plane)
             if texts != self._texts[row]:
                 self._write_row(row, finding, m, texts)
                 self._texts[row] = texts
