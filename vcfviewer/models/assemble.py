@@ -24,6 +24,9 @@ from vcfviewer.models.preprocess import (CropTransform, FilmTransform, crop_matr
                                          shrink)
 
 CROP_SIDE_FACTOR = 2.0  # crop side = factor x sqrt(body area): the body fills ~half the crop
+# A body with a landmark this close to the image border (share of the longer side) is cut by the
+# edge: not measurable, left out as the simulator's truth leaves it out (synth.geometry).
+EDGE_MARGIN_FRACTION = 0.002
 
 
 def crop_side(area_source_px: float, factor: float = CROP_SIDE_FACTOR) -> float:
@@ -108,6 +111,7 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
         probs.append(p)
         findings.append(VertebraFinding(level=level, landmarks=points, fracture_probability=p,
                                         mask=_body_mask(body_out["mask"][i], crop_tfs[i], shape)))
+    findings, cut = _drop_cut(findings, shape)
     _resolve_overlaps(findings)
     if parse.sacrum is not None:
         full = transform.mask_to_source(parse.sacrum) > 0
@@ -117,12 +121,27 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
     provenance = Provenance(software_version=software_version, model_id=card.id,
                             model_version=card.version, source="model")
     flags = list(parse.flags)
+    if cut:
+        flags.append(f"{', '.join(cut)} cut at the image edge: not measured")
     if film.inverted > 0.5:
         flags.append("grey scale looked inverted (bone dark); analysed with it inverted back")
     annotation = StudyAnnotation(image=image_ref_for(image), findings=tuple(findings),
                                  provenance=provenance, flags=tuple(flags))
     annotation = decide_grades(annotation, threshold)
     return annotation, (max(probs) if probs else None)
+
+
+def _drop_cut(findings: list[VertebraFinding],
+              shape: tuple[int, int]) -> tuple[list[VertebraFinding], list[str]]:
+    """Bodies whose landmarks reach the image border (within the edge margin) are left out."""
+    margin = EDGE_MARGIN_FRACTION * max(shape)
+    kept, cut = [], []
+    for f in findings:
+        x, y = f.landmarks[:, 0], f.landmarks[:, 1]
+        inside = (x >= margin).all() and (y >= margin).all() and \
+            (x <= shape[1] - 1 - margin).all() and (y <= shape[0] - 1 - margin).all()
+        (kept if inside else cut).append(f if inside else f.level)
+    return kept, cut
 
 
 def _resolve_overlaps(findings: list[VertebraFinding]) -> None:

@@ -247,7 +247,8 @@ def analyze_volume(analyzer: "Analyzer", volume: Volume) -> Job[Proposal]:
     candidates = [t.candidate() for t in tracks]
     track_of = {id(c): t for c, t in zip(candidates, tracks)}
     sacrum = _best_sacrum(sacra, mid)
-    parse = postprocess.number_levels(candidates, None if sacrum is None else sacrum[1])
+    parse = postprocess.number_levels(candidates, None if sacrum is None else sacrum[1],
+                                      drop_cut=False)
     crops, crop_tfs, mids = _crops(planes, parse, track_of, transform, spec)
     timings["postprocess"] += time.perf_counter() - t0
     yield Progress("network", 0.8, f"Measuring {len(crops)} bodies on their mid-sagittal planes")

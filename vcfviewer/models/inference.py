@@ -177,7 +177,9 @@ class Analyzer:
         timings.append(("network", time.perf_counter() - t0))
         yield Progress("postprocess", 0.45, "Separating and numbering bodies")
         t0 = time.perf_counter()
-        parse = postprocess.parse_film(film.fracture, film.level, film.centre, transform.content_box)
+        # Edge bodies are kept here and judged by their landmarks (assemble._drop_cut).
+        parse = postprocess.parse_film(film.fracture, film.level, film.centre,
+                                       transform.content_box, drop_cut=False)
         crops, crop_tfs = assemble.body_crops(unit, parse, transform, self.card.input)
         timings.append(("postprocess", time.perf_counter() - t0))
         yield Progress("network", 0.6, f"Measuring {len(crops)} bodies")

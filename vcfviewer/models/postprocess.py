@@ -179,8 +179,11 @@ def _drop_isolated(bodies: list[BodyCandidate], reach: float) -> list[BodyCandid
     return [b for b, d in zip(bodies, dist.min(axis=1)) if d <= reach]
 
 
-def number_levels(bodies: list[BodyCandidate], sacrum: np.ndarray | None) -> FilmParse:
-    """Order bodies cranial → caudal, drop those below the sacrum, number from the sacrum up."""
+def number_levels(bodies: list[BodyCandidate], sacrum: np.ndarray | None,
+                  drop_cut: bool = True) -> FilmParse:
+    """Order bodies cranial → caudal, drop those below the sacrum, number from the sacrum up.
+
+    ``drop_cut=False`` keeps bodies at the film edge for a later landmark-based decision."""
     flags: list[str] = []
     ordered = sorted(bodies, key=lambda b: b.centre[1])
     if sacrum is not None:
@@ -189,7 +192,7 @@ def number_levels(bodies: list[BodyCandidate], sacrum: np.ndarray | None) -> Fil
     # A body touching the film edge is dropped only when it is visibly cut (much smaller than
     # the others): a whole body a few pixels from the border is still measurable.
     typical = float(np.median([b.area for b in ordered])) if ordered else 0.0
-    cut = [b for b in ordered if b.touches_edge and b.area < EDGE_AREA_FRACTION * typical]
+    cut = [b for b in ordered if drop_cut and b.touches_edge and b.area < EDGE_AREA_FRACTION * typical]
     ordered = [b for b in ordered if not any(b is c for c in cut)]
     if cut:
         flags.append(f"{len(cut)} body(ies) cut at the film edge not measured")
@@ -216,10 +219,10 @@ def _names(ordered: list[BodyCandidate], has_sacrum: bool, flags: list[str]) -> 
 
 
 def parse_film(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: np.ndarray,
-               content_box: tuple[int, int, int, int]) -> FilmParse:
+               content_box: tuple[int, int, int, int], drop_cut: bool = True) -> FilmParse:
     """Film-network maps → ordered, numbered bodies plus study flags."""
     bodies, sacrum = find_bodies(fracture_prob, level_prob, centre_heat, content_box)
-    return number_levels(bodies, sacrum)
+    return number_levels(bodies, sacrum, drop_cut)
 
 
 def column_angles(centres: np.ndarray) -> np.ndarray:

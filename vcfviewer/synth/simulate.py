@@ -9,7 +9,7 @@ Radiograph + StudyAnnotation. Same seed and options give identical arrays.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,6 +48,9 @@ class SyntheticStudy:
     annotation: StudyAnnotation
     label_map: np.ndarray
     meta: dict = field(default_factory=dict)
+    # Pixels of bodies the truth leaves out (cut by the field edge): neither body nor background,
+    # so training ignores them instead of teaching the network that a visible body is background.
+    ignore: np.ndarray | None = None
 
 
 def _uid(seed: int, options: SynthOptions, what: str) -> str:
@@ -66,6 +69,7 @@ class _Rendered:
     labels: np.ndarray
     patient: np.ndarray
     clipped: set[str]
+    ignore: np.ndarray
 
 
 def _render_anatomy(film: PlannedFilm, rng: np.random.Generator) -> _Rendered:
@@ -88,7 +92,7 @@ def _render_anatomy(film: PlannedFilm, rng: np.random.Generator) -> _Rendered:
     crest_y = bones.render_pelvis(canvas, film.shapes, rng, centre, kappa, bone_mu, texture)
     patient = _render_soft(canvas, film, rng, crest_y)
     labels, clipped = _label_map(canvas, film)
-    return _Rendered(canvas.atten, labels, patient, clipped)
+    return _Rendered(canvas.atten, labels, patient, clipped, _ignore_map(canvas, film, labels))
 
 
 def _render_soft(canvas: Canvas, film: PlannedFilm, rng: np.random.Generator, crest_y: float) -> np.ndarray:
@@ -124,6 +128,19 @@ def _label_map(canvas: Canvas, film: PlannedFilm) -> tuple[np.ndarray, set[str]]
         if inside.sum() < mask.sum() or _touches_edge(box, mask, canvas.shape):
             clipped.add(level)
     return labels, clipped
+
+
+def _ignore_map(canvas: Canvas, film: PlannedFilm, labels: np.ndarray) -> np.ndarray:
+    """Pixels of planned bodies left out of the truth (see ``SyntheticStudy.ignore``)."""
+    ignore = np.zeros(canvas.shape, dtype=bool)
+    for level, shape in film.shapes.items():
+        if level in film.included:
+            continue
+        found = bones.body_mask(canvas, shape)
+        if found is not None:
+            box, mask = found
+            ignore[box] |= mask
+    return ignore & (labels == 0)
 
 
 def _touches_edge(box: tuple[slice, slice], mask: np.ndarray, shape: tuple[int, int]) -> bool:
@@ -187,8 +204,10 @@ def _attempt(seed: int, attempt: int, options: SynthOptions) -> SyntheticStudy |
     acquisition = acq_mod.sample_acquisition(r, options)
     field = film.fov.field_mask()
     atten, labels, patient = rendered.atten, rendered.labels, rendered.patient
+    ignore = rendered.ignore
     if not facing_left:
         atten, labels = atten[:, ::-1].copy(), labels[:, ::-1].copy()
+        ignore = ignore[:, ::-1].copy()
         patient, field = patient[:, ::-1].copy(), field[:, ::-1].copy()
     # the lead marker names the side nearer the detector; which one is arbitrary here
     marker = "L" if r.random() < 0.5 else "R"
@@ -212,7 +231,7 @@ def _attempt(seed: int, attempt: int, options: SynthOptions) -> SyntheticStudy |
         "sacral_slope_deg": film.column.sacral_slope_deg, "tilt_deg": film.column.tilt_deg,
     }
     window = Window.from_percentiles(np.where(roi & field, image, np.nan), 0.5, 99.8)
-    return _assemble(seed, options, image, labels, findings, meta, window)
+    return replace(_assemble(seed, options, image, labels, findings, meta, window), ignore=ignore)
 
 
 def _assemble(seed: int, options: SynthOptions, image: np.ndarray, labels: np.ndarray,

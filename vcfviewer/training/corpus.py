@@ -46,7 +46,8 @@ def _simulate_one(job: tuple[int, tuple[float, float], bool, str]):
         from vcfviewer.synth import simulate
 
         study = simulate(seed, SynthOptions(spacing_mm=_spacing_for(seed, spacing_range)))
-    film = labelled_film(study.radiograph.pixels, study.label_map, study.annotation)
+    film = labelled_film(study.radiograph.pixels, study.label_map, study.annotation,
+                         getattr(study, "ignore", None))
     return film, (study.radiograph, study.annotation) if keep_image else None
 
 

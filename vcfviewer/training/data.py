@@ -27,7 +27,7 @@ class LabelledFilm:
     """One film with exact labels; per-finding lookups are precomputed once."""
 
     unit: np.ndarray  # float16/float32 [0, 1]
-    label_map: np.ndarray  # int16, 0 bg, k = finding index + 1
+    label_map: np.ndarray  # int16, 0 bg, k = finding index + 1, n + 1 = ignored (not in truth)
     annotation: StudyAnnotation
     frac_lut: np.ndarray  # label → {0 bg, 1 fractured, 2 normal, 3 sacrum}
     level_lut: np.ndarray  # label → {0 bg, 1 thoracic, 2 lumbar, 3 sacrum}
@@ -42,17 +42,27 @@ class LabelledFilm:
                 if f.landmarks is not None and self.areas[i] > 0]
 
 
-def labelled_film(pixels: np.ndarray, label_map: np.ndarray,
-                  annotation: StudyAnnotation) -> LabelledFilm:
-    """Precompute lookups for one film (the slow part is done once, not per sample)."""
+IGNORE = -100  # torch's default ignore_index: such pixels add nothing to the film losses
+
+
+def labelled_film(pixels: np.ndarray, label_map: np.ndarray, annotation: StudyAnnotation,
+                  ignore: np.ndarray | None = None) -> LabelledFilm:
+    """Precompute lookups for one film (the slow part is done once, not per sample).
+
+    ``ignore`` marks pixels of bodies the truth leaves out (cut by the field edge); they get the
+    label n + 1, whose classes are IGNORE, so the network is neither rewarded nor punished there.
+    """
     n = len(annotation.findings)
-    frac_lut = np.zeros(n + 1, np.int64)
-    level_lut = np.zeros(n + 1, np.int64)
+    frac_lut = np.full(n + 2, IGNORE, np.int64)
+    level_lut = np.full(n + 2, IGNORE, np.int64)
+    frac_lut[0] = level_lut[0] = 0
     for i, f in enumerate(annotation.findings):
         kind = f.level[0]
         frac_lut[i + 1] = 3 if f.is_sacrum else (1 if f.is_fractured else 2)
         level_lut[i + 1] = {"S": 3, "L": 2}.get(kind, 1)
     labels = np.asarray(label_map).astype(np.int16)
+    if ignore is not None:
+        labels = np.where(np.asarray(ignore, bool) & (labels == 0), np.int16(n + 1), labels)
     centres = np.full((n, 2), np.nan)
     areas = np.zeros(n)
     for i in range(n):

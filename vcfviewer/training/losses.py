@@ -8,10 +8,14 @@ from torch.nn import functional as F
 FRACTURE_CLASS_WEIGHTS = (1.0, 3.0, 1.0, 1.0)  # fractured pixels are rare; weight them up
 
 
+IGNORE = -100  # target value of pixels that count for nothing (training.data.IGNORE)
+
+
 def soft_dice(logits: torch.Tensor, target: torch.Tensor, classes: int) -> torch.Tensor:
-    """Mean (1 − Dice) over the foreground classes of a softmax segmentation."""
-    prob = torch.softmax(logits, dim=1)
-    onehot = F.one_hot(target, classes).permute(0, 3, 1, 2).float()
+    """Mean (1 − Dice) over the foreground classes of a softmax segmentation (IGNORE skipped)."""
+    valid = (target != IGNORE).unsqueeze(1).float()
+    prob = torch.softmax(logits, dim=1) * valid
+    onehot = F.one_hot(target.clamp_min(0), classes).permute(0, 3, 1, 2).float() * valid
     dims = (0, 2, 3)
     inter = (prob * onehot).sum(dims)
     denom = prob.sum(dims) + onehot.sum(dims)
@@ -22,12 +26,14 @@ def soft_dice(logits: torch.Tensor, target: torch.Tensor, classes: int) -> torch
 def film_loss(out: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
     """CE + Dice for the fracture and level tasks, focal-ish BCE for centres, BCE for globals."""
     w = torch.tensor(FRACTURE_CLASS_WEIGHTS, device=out["fracture"].device)
-    frac = F.cross_entropy(out["fracture"], batch["fracture"], weight=w) + soft_dice(
+    frac = F.cross_entropy(out["fracture"], batch["fracture"], weight=w,
+                           ignore_index=IGNORE) + soft_dice(
         out["fracture"], batch["fracture"], 4)
-    level = F.cross_entropy(out["level"], batch["level"]) + soft_dice(out["level"], batch["level"], 4)
+    level = F.cross_entropy(out["level"], batch["level"], ignore_index=IGNORE) + soft_dice(
+        out["level"], batch["level"], 4)
     target = batch["centre"]
     # Positive pixels are few: weight the bumps so the heatmap does not collapse to zero.
-    weight = 1.0 + 20.0 * target
+    weight = (1.0 + 20.0 * target) * (batch["fracture"] != IGNORE).float()
     centre = (F.binary_cross_entropy_with_logits(out["centre"], target, reduction="none") * weight).mean()
     glob = F.binary_cross_entropy_with_logits(out["global"], batch["global"])
     bone = (batch["fracture"] > 0).float()
