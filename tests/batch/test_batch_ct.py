@@ -144,3 +144,20 @@ def test_a_volume_not_in_hounsfield_units_is_skipped(tmp_path: Path) -> None:
     task = StudyTask(key="mr_1", path=str(path), out_dir=str(tmp_path / "out"), files=(str(path),))
     result = analyze_one(task)
     assert result.status == SKIPPED and "Hounsfield" in result.reason
+
+
+def test_a_nifti_ct_is_analysed_and_says_why_sr_and_seg_are_missing(
+        tmp_path: Path, models_env: Path, fake_ct_analysis: list) -> None:
+    nib = pytest.importorskip("nibabel")
+    data = np.full((16, 16, 8), -1000.0, np.float32)  # (x, y, z): air with a slab of bone
+    data[:, 4:8, :] = 400.0
+    path = tmp_path / "in" / "ct.nii.gz"
+    path.parent.mkdir()
+    nib.save(nib.Nifti1Image(data, np.diag([0.75, 0.75, 3.0, 1.0])), str(path))
+    task = StudyTask(key="ct_n", path=str(path), out_dir=str(tmp_path / "out"), device="cpu",
+                     files=(str(path),))
+    result = analyze_one(task)
+    assert result.status == OK and result.modality == "CT"
+    assert set(result.outputs) == {"ct.annotation.json", "ct.findings.csv", "ct.key.png"}
+    assert ("sr, seg not written: no DICOM source (the volume came from a NIfTI file)"
+            in result.notes)

@@ -150,11 +150,13 @@ def test_key_image_shows_the_middle_plane_and_names_each_body_plane(ct) -> None:
                                               for f in annotation.findings))
     assert key_image.plane_caption(same, 8, 16) == ["sagittal plane 9 of 16"]
     rgb = key_image.render_ct_key_image(volume, annotation)
-    plain = key_image.render_key_image(sagittal_plane(volume, S1_PLANE).pixels,
-                                       sagittal_plane(volume, S1_PLANE).window, annotation)
-    assert rgb.shape[0] > PLANE_ROWS and rgb.shape[1:] == (24, 3)
-    assert np.array_equal(rgb[:PLANE_ROWS], plain)  # every body drawn on the middle plane
-    assert rgb[PLANE_ROWS:].any()  # the caption strip has text
+    # a 37 x 24 plane is enlarged 22 times (short side 24 → ≥ 512) and a caption strip added
+    assert rgb.shape[1:] == (24 * 22, 3) and rgb.shape[0] > PLANE_ROWS * 22
+    assert rgb[PLANE_ROWS * 22:].any()  # the caption strip has text
+    # L2 lies on plane 9, not the plane shown, and is still drawn: its landmark (6, 21) sits at
+    # pixel centre 22 · (6, 21) + 10.5 of the enlarged image, painted in the landmark colour
+    assert tuple(rgb[472, 142]) == key_image.LANDMARK_COLOUR
+    assert tuple(rgb[472 + 30, 142]) != key_image.LANDMARK_COLOUR  # only there
 
 
 def test_nifti_volume_skips_sr_and_seg_and_writes_the_rest(ct, tmp_path: Path) -> None:
@@ -192,3 +194,19 @@ def test_dciodvfy_finds_no_errors_in_the_ct_sr_and_seg(ct, tmp_path: Path) -> No
         warnings = [x for x in lines if x.startswith("Warning")]
         assert errors == [], (name, errors)
         assert all("99VCFV" in w for w in warnings), (name, warnings)
+
+
+def test_a_resampled_stack_folds_its_voxels_onto_the_acquired_slices(tmp_path: Path) -> None:
+    paths = write_series(tmp_path / "series")
+    paths.pop(3).unlink()  # file 3 (z = −9) missing: the loader resamples to 3 mm
+    volume = load_volume(tmp_path / "series")
+    assert volume.shape[0] == 10 and "resampled" in " ".join(volume.notes)
+    annotation = make_ct_annotation(volume)
+    series = ct_export.read_series(volume)
+    assert len(series.slices) == 9
+    seg = dicom_seg.write_seg_ct(annotation, series, tmp_path / "ct.seg.dcm")
+    segments = dicom_seg.read_seg_masks(seg, [_uid(p) for p in paths])
+    # L1 covers z = −3, −6, −9; the voxel slice at −9 names its nearest acquired slice, file 4
+    # (z = −12, the first of two equally near), so L1 lands in files 1, 2 and 4
+    l1 = next(s for s in segments if s.level == "L1").mask
+    assert np.flatnonzero(l1.any(axis=(1, 2))).tolist() == [1, 2, 3]  # list positions of 1, 2, 4

@@ -39,6 +39,14 @@ def _outputs(report: Any, out_dir: Path) -> tuple[str, ...]:
     return tuple(names)
 
 
+def skipped_notes(report: Any) -> tuple[str, ...]:
+    """One note per reason formats were skipped: "sr, seg not written: <reason>"."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in report.skipped.items():
+        by_reason.setdefault(reason, []).append(name)
+    return tuple(f"{', '.join(names)} not written: {reason}" for reason, names in by_reason.items())
+
+
 def _check(report: Any) -> None:
     if report.failed:
         reasons = "; ".join(f"{name}: {why}" for name, why in sorted(report.failed.items()))
@@ -60,7 +68,7 @@ def formats_for(task: "StudyTask", annotation: "StudyAnnotation") -> tuple[str, 
 
 
 def _write(task: "StudyTask", image: "Radiograph | Volume", annotation: "StudyAnnotation",
-           source: str | None, ms: Any) -> tuple[str, ...]:
+           source: str | None, ms: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     from vcfviewer.core.progress import run_to_completion
     from vcfviewer.io.export import export_study
 
@@ -71,7 +79,7 @@ def _write(task: "StudyTask", image: "Radiograph | Volume", annotation: "StudyAn
     _check(report)
     if task.deidentify:
         _mark(report)
-    return _outputs(report, out_dir)
+    return _outputs(report, out_dir), skipped_notes(report)
 
 
 def _mark(report: Any) -> None:
@@ -87,15 +95,19 @@ def _mark(report: Any) -> None:
 
 
 def export(task: "StudyTask", image: "Radiograph | Volume",
-           annotation: "StudyAnnotation") -> tuple[tuple[str, ...], Any]:
-    """Measure and export one study (a film or a CT volume); returns (output names, measurements)."""
+           annotation: "StudyAnnotation") -> tuple[tuple[str, ...], Any, tuple[str, ...]]:
+    """Measure and export one study (a film or a CT volume).
+
+    Returns (output names, measurements, notes on formats skipped and why).
+    """
     from vcfviewer.core.image import Volume
     from vcfviewer.core.morphometry import measure_study
 
     ms = measure_study(annotation)
     source = image.source.path if _is_dicom(image) else None
     if not task.deidentify:
-        return _write(task, image, annotation, source, ms), ms
+        outputs, notes = _write(task, image, annotation, source, ms)
+        return outputs, ms, notes
     from vcfviewer.batch import deidentify as deid
 
     annotation = deid.deidentified_annotation(annotation, task.key)
@@ -105,7 +117,8 @@ def export(task: "StudyTask", image: "Radiograph | Volume",
                 volume = deid.deidentified_volume(image, task.key, Path(tmp))
             except deid.DeidentificationError as exc:
                 raise _fail("deidentify", str(exc)) from None
-            return _write(task, volume, annotation, None, ms), ms
+            outputs, notes = _write(task, volume, annotation, None, ms)
+            return outputs, ms, notes
         image = deid.deidentified_image(image, task.key)
         copy = None
         if source is not None:
@@ -114,4 +127,5 @@ def export(task: "StudyTask", image: "Radiograph | Volume",
                                                         task.key))
             except deid.DeidentificationError as exc:
                 raise _fail("deidentify", str(exc)) from None
-        return _write(task, image, annotation, copy, ms), ms
+        outputs, notes = _write(task, image, annotation, copy, ms)
+        return outputs, ms, notes

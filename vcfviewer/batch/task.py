@@ -246,18 +246,20 @@ def _run(task: StudyTask, start: float) -> StudyResult:
     image = _load(task)
     if isinstance(image, Volume) and image.units != "HU":
         return StudyResult(key=task.key, status=SKIPPED, stage="", modality=task.modality,
-                           reason="a volume not in Hounsfield units (MR?): only CT volumes are "
-                                  "analysed", source=task.source_label,
+                           reason="a volume not in Hounsfield units (MR, a label map?): only CT "
+                                  "volumes are analysed", source=task.source_label,
                            seconds=time.perf_counter() - start)
     analyzer = _model(task)
     proposal = _analyse(analyzer, image)
-    outputs, ms = exporting.export(task, image, proposal.annotation)
+    outputs, ms, skipped = exporting.export(task, image, proposal.annotation)
+    row = figures(proposal.annotation, ms)
+    row["notes"] = tuple(dict.fromkeys(row["notes"] + skipped))
     result = StudyResult(
         key=task.key, status=OK, seconds=time.perf_counter() - start,
         study_probability=_probability(proposal.study_fracture_probability),
         model_id=analyzer.model_id, model_version=analyzer.model_version,
         device=analyzer.device_name, outputs=outputs, source=task.source_label,
-        modality=task.modality, **figures(proposal.annotation, ms))
+        modality=task.modality or image.patient.modality, **row)
     marker.write(Path(task.out_dir), task, result)
     return result
 

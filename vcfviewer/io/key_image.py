@@ -14,12 +14,13 @@ different planes, the plane each one was measured on (numbered from 1, as the vi
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from vcfviewer.core import levels as _levels
-from vcfviewer.core.annotation import HEIGHT_PAIRS, StudyAnnotation, VertebraFinding
+from vcfviewer.core.annotation import BodyMask, HEIGHT_PAIRS, StudyAnnotation, VertebraFinding
 from vcfviewer.core.image import Volume, Window
 from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement, measure_study
 from vcfviewer.io import atomic, body_masks
@@ -36,6 +37,7 @@ LANDMARK_COLOUR: RGB = (0, 255, 255)
 HEIGHT_LINE_COLOUR: RGB = (255, 255, 255)
 MASK_ALPHA = 0.35
 PNG_COMPRESSION = 1
+CT_KEY_MIN_SIDE = 512  # pixels: CT key images of coarse reformats are enlarged to this
 _SUBPIXEL = 4
 
 
@@ -205,9 +207,36 @@ def _with_caption(rgb: np.ndarray, phrases: list[str]) -> np.ndarray:
     return np.concatenate([rgb, strip], axis=0)
 
 
+def _scaled_finding(finding: VertebraFinding, factor: int) -> VertebraFinding:
+    """The finding on an image enlarged ``factor`` times (pixel centres map to pixel centres)."""
+    landmarks = None if finding.landmarks is None else finding.landmarks * factor + (factor - 1) / 2
+    mask = finding.mask
+    if mask is not None:
+        grown = np.repeat(np.repeat(mask.array, factor, axis=0), factor, axis=1)
+        mask = BodyMask(mask.top * factor, mask.left * factor, grown)
+    return replace(finding, landmarks=landmarks, mask=mask)
+
+
+def _enlarged(pixels: np.ndarray, annotation: StudyAnnotation,
+              factor: int) -> tuple[np.ndarray, StudyAnnotation]:
+    import cv2
+
+    if factor == 1:
+        return pixels, annotation
+    big = cv2.resize(np.asarray(pixels, np.float32), None, fx=factor, fy=factor,
+                     interpolation=cv2.INTER_LINEAR)
+    image = replace(annotation.image, rows=big.shape[0], columns=big.shape[1])
+    findings = tuple(_scaled_finding(f, factor) for f in annotation.findings)
+    return big, replace(annotation, image=image, findings=findings)
+
+
 def render_ct_key_image(volume: Volume, annotation: StudyAnnotation,
                         measurements: StudyMeasurements | None = None) -> np.ndarray:
-    """The CT key image (see module docstring) as (H + caption, W, 3) uint8 RGB."""
+    """The CT key image (see module docstring) as (H + caption, W, 3) uint8 RGB.
+
+    A coarse reformat (3 mm voxels give a 100-pixel-wide plane) is enlarged by a whole factor
+    until its short side reaches ``CT_KEY_MIN_SIDE`` so labels and badges stay legible.
+    """
     from vcfviewer.core import reformat
     from vcfviewer.io import ct_export
 
@@ -217,7 +246,10 @@ def render_ct_key_image(volume: Volume, annotation: StudyAnnotation,
     if plane is None:
         plane = reformat.mid_sagittal_index(volume)
     image = reformat.sagittal_plane(volume, plane)
-    rgb = render_key_image(image.pixels, image.window, annotation, measurements)
+    ms = measurements if measurements is not None else measure_study(annotation)
+    factor = max(1, -(-CT_KEY_MIN_SIDE // min(image.rows, image.columns)))
+    pixels, shown = _enlarged(image.pixels, annotation, factor)
+    rgb = render_key_image(pixels, image.window, shown, ms)
     count = annotation.image.plane_count or reformat.sagittal_count(volume)
     return _with_caption(rgb, plane_caption(annotation, plane, count))
 
