@@ -5,7 +5,7 @@ Every item is positioned in source-image pixels through the image view's ``Overl
 and pens keep their size on screen, so the marks stay readable at any zoom. Groups whose content
 did not change are left alone (a landmark drag redraws lines and labels, never the masks).
 Colours come from ``io.key_image`` so the screen and the exported key image agree. On a CT plane
-the bodies measured on other sagittal planes are drawn as faint dashed outlines with a dimmed
+the bodies measured on other sagittal planes are drawn as faint outlines with a dimmed
 label naming their plane, so the reader sees the whole column while scrolling; they cannot be
 edited there.
 """
@@ -33,7 +33,8 @@ from vcfviewer.io.key_image import GRADE_COLOURS, badge_text, level_colour
 GROUPS: tuple[str, ...] = ("masks", "ghosts", "outlines", "heights", "selection", "labels",
                            "handles", "placing")
 MARK_GROUPS: tuple[str, ...] = ("ghosts", "outlines", "heights", "handles")
-GHOST_COLOUR = "#c9d3dd"
+# Faint by transparency, not by dashes: a dashed pen costs about 4x as much to paint at zoom.
+GHOST_COLOUR = "#a0c9d3dd"  # #AARRGGBB
 GHOST_TEXT_COLOUR = "#aab4be"
 ENDPLATE_COLOUR = "#7fdcff"
 HEIGHT_COLOUR = "#ffffff"
@@ -155,13 +156,12 @@ class OverlayPainter:
         return all(any(c is i for i in self.layer.items(g))
                    for g in groups for c in self._curves.get(g, []))
 
-    def _curve(self, group: str, index: int, colour: str, width: float,
-               style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> pg.PlotCurveItem:
+    def _curve(self, group: str, index: int, colour: str, width: float) -> pg.PlotCurveItem:
         curves = self._curves.setdefault(group, [])
         while len(curves) <= index:
             curves.append(pg.PlotCurveItem())
         curve = curves[index]
-        curve.setPen(pg.mkPen(QColor(colour), width=width, style=style))
+        curve.setPen(pg.mkPen(QColor(colour), width=width))
         if not any(curve is item for item in self.layer.items(group)):
             self.layer.set_items(group, curves)
         return curve
@@ -178,7 +178,7 @@ class OverlayPainter:
             return
         shape = (annotation.image.rows, annotation.image.columns)
         xs, ys = geometry.ghost_polylines([f for f, _ in ghosts], shape)
-        self._curve("ghosts", 0, GHOST_COLOUR, 1.3, Qt.PenStyle.DashLine).setData(
+        self._curve("ghosts", 0, GHOST_COLOUR, 1.2).setData(
             xs, ys, connect="finite")
 
     def _draw_masks(self, annotation: StudyAnnotation, scheme: str) -> None:
@@ -338,7 +338,7 @@ def legend_html(scheme: str, ct: bool = False) -> str:
         f'<span style="color:{FLAG_COLOUR}">⚠</span> not measurable',
     ]
     if ct:
-        lines.append(f'<span style="color:{GHOST_COLOUR}">┄</span> measured on another plane '
+        lines.append(f'<span style="color:{GHOST_TEXT_COLOUR}">▢</span> measured on another plane '
                      "(select it to go there)")
     return "<br>".join(lines)
 
