@@ -7,8 +7,9 @@ SR/SEG reference the series. MR volumes are skipped with a reason.
 
 Per study (one radiograph or one CT series) the folder ``DIR/<study key>/`` gets the exports
 and, last, a ``done.json`` marker; ``DIR/summary.csv`` has one row per study and
-``DIR/errors.csv`` one per failed study or unusable file. A second run skips studies whose marker says they are complete.
-Progress (rate, time left) goes to stderr; the table (or JSON with ``--json``) to stdout.
+``DIR/errors.csv`` one per failed study or unusable file. A second run skips studies whose
+marker says they are complete. Progress (rate, time left) goes to stderr; the table (or JSON
+with ``--json``) to stdout.
 """
 
 from __future__ import annotations
