@@ -161,3 +161,26 @@ def test_a_nifti_ct_is_analysed_and_says_why_sr_and_seg_are_missing(
     assert set(result.outputs) == {"ct.annotation.json", "ct.findings.csv", "ct.key.png"}
     assert ("sr, seg not written: no DICOM source (the volume came from a NIfTI file)"
             in result.notes)
+
+
+def test_ct_series_use_the_shipped_ct_model_and_films_the_lateral_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_ct_analysis: list) -> None:
+    from batch_support import make_tiny_model
+
+    from vcfviewer.batch.task import clear_model_cache
+
+    models = tmp_path / "models"
+    make_tiny_model(models)
+    make_tiny_model(models, model_id="vcf-ct")
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(models))
+    clear_model_cache()
+    write_dx(tmp_path / "in" / "dx" / "a.dcm")
+    write_ct(tmp_path / "in" / "ct", slices=8)
+    out = tmp_path / "out"
+    assert main(["analyze", str(tmp_path / "in"), "--out", str(out), "--workers", "0",
+                 "--quiet", "--formats", "json"]) == 0
+    models_used = {r["modality"]: r["model"].split()[0] for r in _rows(out / "summary.csv")}
+    assert models_used == {"CT": "vcf-ct", "DX": "vcf-lateral"}
+    assert main(["analyze", str(tmp_path / "in"), "--out", str(out), "--ct-model", "nope",
+                 "--quiet"]) == 2  # an unknown CT model is a configuration error
+    clear_model_cache()
