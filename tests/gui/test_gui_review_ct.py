@@ -282,3 +282,35 @@ def test_ct_references_are_keyed_by_series_and_plane_count():
     assert not same_volume(nifti, replace(nifti, path="/data/other.nii.gz"))
     plane_ref = image_ref_for(sagittal_plane(small_volume(), 3), plane_count=24)
     assert same_image(plane_ref, ref)  # any plane of the volume names the same annotation
+
+
+def test_a_ct_analysis_can_be_cancelled_midway(qtbot, tmp_path, monkeypatch, ct_review_folder):
+    import threading
+
+    from vcfviewer.core.progress import Progress
+    from vcfviewer.gui.review.analysis import ModelHolder
+    from vcfviewer.gui.workers import running_threads
+
+    from ct_support import FakeAnalyzer
+
+    release = threading.Event()
+    steps: list[int] = []
+
+    def slow(_analyzer, volume):
+        for i in range(200):
+            steps.append(i)
+            yield Progress("ct", i / 200, f"plane {i}")
+            release.wait(0.02)
+        return ct_proposal(volume)
+
+    holder = ModelHolder(factory=lambda *_: FakeAnalyzer(), volume_analysis=slow)
+    window, controller = review_window(qtbot, tmp_path, monkeypatch, model=holder)
+    open_ct(qtbot, window, ct_review_folder)
+    window.actions["analyse"].trigger()
+    task = controller.runner.current
+    assert task is not None and "CT volume" in task.label
+    qtbot.waitUntil(lambda: len(steps) >= 3, timeout=LOAD_MS)
+    window.actions["cancel_job"].trigger()  # Esc
+    qtbot.waitUntil(lambda: task.is_finished, timeout=LOAD_MS)
+    assert len(steps) < 200 and controller.session is None
+    assert not [t for t in running_threads() if t.objectName().startswith("vcfviewer-analysing")]

@@ -7,7 +7,8 @@ from vcfviewer.gui.actions import ActionSpec
 
 REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("analyse", "&Analyse / re-run model", "Review", ("A",),
-               "Run the model on the image on screen (replaces the findings shown)",
+               "Run the model on the image on screen, or on the whole CT volume (replaces the "
+               "findings shown)",
                icon_text="Analyse"),
     ActionSpec("undo", "&Undo", "Review", ("Ctrl+Z",), "Undo the last correction",
                icon_text="Undo"),
@@ -33,9 +34,10 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
                "Place the six landmarks of a body the model missed", icon_text="Add body"),
     ActionSpec("delete_body", "&Delete body", "Review", ("Del",),
                "Remove the selected body (a false detection)", icon_text="Delete"),
-    ActionSpec("next_body", "&Next body", "Review", ("N",), "Select the body below"),
+    ActionSpec("next_body", "&Next body", "Review", ("N",),
+               "Select the body below (on a CT: and go to its plane)"),
     ActionSpec("previous_body", "&Previous body", "Review", ("Shift+N",),
-               "Select the body above"),
+               "Select the body above (on a CT: and go to its plane)"),
     ActionSpec("accept_all", "A&ccept all findings", "Review", ("Ctrl+Return",),
                "Sign off every finding as it stands (needs the reader's name)",
                icon_text="Accept all"),

@@ -62,10 +62,3 @@ def plane_note(annotation: StudyAnnotation | None, plane: int) -> str:
     text = f"{here} {'body' if here == 1 else 'bodies'} measured here"
     return text + (f", {others} on other planes" if others else "")
 
-
-def nearest_plane_with_bodies(annotation: StudyAnnotation, plane: int) -> int | None:
-    """The plane nearest ``plane`` that has a body measured on it (None: no CT bodies)."""
-    planes = {p for f in annotation.findings if (p := annotation.plane_of(f)) is not None}
-    if not planes:
-        return None
-    return min(planes, key=lambda p: (abs(p - plane), p))
