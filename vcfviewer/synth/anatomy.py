@@ -19,6 +19,12 @@ import numpy as np
 
 # level: (mean height, mean depth, Ha/Hp low, Ha/Hp high, width/depth)
 LEVEL_TABLE: dict[str, tuple[float, float, float, float, float]] = {
+    # upper thoracic rows serve the CT simulator, whose fields of view start as high as T4
+    "T2": (15.0, 17.0, 0.86, 0.95, 1.5),
+    "T3": (15.5, 18.0, 0.86, 0.95, 1.35),
+    "T4": (16.0, 19.5, 0.86, 0.95, 1.25),
+    "T5": (16.5, 21.0, 0.86, 0.95, 1.18),
+    "T6": (17.5, 22.5, 0.86, 0.95, 1.15),
     "T7": (18.5, 24.0, 0.86, 0.95, 1.15),
     "T8": (19.0, 25.0, 0.86, 0.95, 1.15),
     "T9": (20.0, 26.0, 0.86, 0.95, 1.18),
@@ -36,6 +42,11 @@ LEVEL_TABLE: dict[str, tuple[float, float, float, float, float]] = {
 
 # disc below a level: (mean height low, high, lordotic wedge angle low, high in degrees)
 DISC_TABLE: dict[str, tuple[float, float, float, float]] = {
+    "T2": (3.5, 4.5, -3.0, -1.0),
+    "T3": (3.5, 4.5, -3.0, -1.0),
+    "T4": (3.5, 4.5, -3.0, -1.0),
+    "T5": (4.0, 5.0, -3.0, -1.0),
+    "T6": (4.0, 5.0, -3.0, -1.0),
     "T7": (4.5, 5.5, -3.0, -1.0),
     "T8": (4.5, 5.5, -3.0, -1.0),
     "T9": (5.0, 6.0, -3.0, -1.0),
