@@ -1,11 +1,14 @@
 """Export of a CT study: time per format, and dciodvfy errors/warnings of its SR and SEG.
 
     .venv/bin/python benchmarks/bench_export_ct.py [--nifti PATH] [--repeats 3] [--threads 2]
+    .venv/bin/python benchmarks/bench_export_ct.py --synthetic 300   # 300 slices of 512 x 512
 
 The real CT (``../shared/data/ct-example/example_ct.nii.gz``) is written as an axial DICOM CT
 series into a temporary folder (the shipped DICOM example has no Study/Series UIDs, so nothing
 could reference it), loaded back the way the viewer loads it, analysed with the CT model
 (``registry.model_id_for("ct")``), then exported with ``export_study(..., volume=...)``.
+``--synthetic N`` instead writes an N-slice 512 x 512 series (1 mm slices, 0.7 mm pixels) with 14
+hand-placed bodies on 14 planes, to time the export of a full-size CT without the model.
 Prints figures; asserts nothing.
 """
 
@@ -78,29 +81,68 @@ def _export(volume, annotation, out: Path, formats) -> tuple[float, object]:
     return time.perf_counter() - start, report
 
 
+def synthetic(slices: int, folder: Path):
+    """A full-size series written to ``folder`` and a hand-made annotation: (volume, annotation)."""
+    from vcfviewer.core import reformat
+    from vcfviewer.core.annotation import Provenance, StudyAnnotation, VertebraFinding, image_ref_for
+    from vcfviewer.core.image import SourceRef, Volume, Window
+    from vcfviewer.io.loader import load_path_sync
+
+    voxels = np.full((slices, 512, 512), -1000, np.float32)
+    voxels[:, 200:300, 150:350] = 300
+    write_series(Volume(voxels, (1.0, 0.7, 0.7), (0.0, 0.0, 0.0), np.eye(3), Window(400, 1800),
+                        SourceRef("synthetic")), folder)
+    del voxels
+    volume = load_path_sync(folder)
+    plane = reformat.sagittal_plane(volume, 256)
+    step = max(8, (plane.rows - 40) // 14)
+    findings = tuple(
+        VertebraFinding(level, [[200, top], [250, top], [300, top], [200, top + step - 5],
+                                [250, top + step - 5], [300, top + step - 5]],
+                        plane_index=240 + i)
+        for i, (level, top) in enumerate(zip(
+            [f"T{n}" for n in range(4, 13)] + [f"L{n}" for n in range(1, 6)],
+            range(20, plane.rows, step))))
+    image = image_ref_for(plane, plane_count=reformat.sagittal_count(volume))
+    return volume, StudyAnnotation(image, findings, Provenance("bench"))
+
+
+def _analysed(args: argparse.Namespace, folder: Path):
+    """The real CT written as a series, loaded back and analysed: (volume, annotation)."""
+    from vcfviewer.core.progress import run_to_completion
+    from vcfviewer.io.loader import load_path_sync
+    from vcfviewer.models.inference import Analyzer
+    from vcfviewer.models.registry import model_id_for
+
+    write_series(load_path_sync(args.nifti), folder)
+    volume = load_path_sync(folder)
+    analyzer = Analyzer(model_id=model_id_for("ct"), device="cpu")
+    start = time.perf_counter()
+    annotation = run_to_completion(analyzer.analyze_volume(volume)).annotation
+    print(f"model {analyzer.model_id} {analyzer.model_version}; analysis "
+          f"{time.perf_counter() - start:.2f} s")
+    return volume, annotation
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nifti", type=Path, default=SHARED / "example_ct.nii.gz")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--synthetic", type=int, default=0, metavar="SLICES")
     args = p.parse_args()
+    import resource
+
     import torch
 
-    from vcfviewer.core.progress import run_to_completion
     from vcfviewer.io.export import FORMATS
-    from vcfviewer.io.loader import load_path_sync
-    from vcfviewer.models.inference import Analyzer
-    from vcfviewer.models.registry import model_id_for
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-export-ct-") as tmp:
-        write_series(load_path_sync(args.nifti), Path(tmp) / "series")
-        volume = load_path_sync(Path(tmp) / "series")
-        analyzer = Analyzer(model_id=model_id_for("ct"), device="cpu")
-        start = time.perf_counter()
-        annotation = run_to_completion(analyzer.analyze_volume(volume)).annotation
-        print(f"volume {volume.shape} {volume.spacing_mm} mm; model {analyzer.model_id} "
-              f"{analyzer.model_version}; analysis {time.perf_counter() - start:.2f} s")
+        series = Path(tmp) / "series"
+        volume, annotation = (synthetic(args.synthetic, series) if args.synthetic
+                              else _analysed(args, series))
+        print(f"volume {volume.shape} {volume.spacing_mm} mm")
         print("bodies: " + ", ".join(f"{f.level}@{annotation.plane_of(f)}"
                                      for f in annotation.findings))
         totals = [_export(volume, annotation, Path(tmp) / f"all{i}", FORMATS)[0]
@@ -113,6 +155,7 @@ def main() -> None:
             print(f"  {name:<13} {statistics.median(times):.3f} s")
         _, report = _export(volume, annotation, Path(tmp) / "check", ("sr", "seg"))
         print(report.summary())
+        print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
         if shutil.which("dciodvfy"):
             for name, path in report.written.items():
                 errors, count, kinds = dciodvfy(path)
