@@ -70,3 +70,13 @@ def test_ct_unit_clips_to_the_window_before_normalising() -> None:
     assert unit.min() == 0.0 and unit.max() == 1.0
     # air and fat below the window read as the window's bottom
     assert unit[0, 0] == unit[0, 1]
+
+
+def test_a_volume_without_a_spine_gives_no_findings_not_an_error() -> None:
+    from vcfviewer.core.progress import run_to_completion
+    from vcfviewer.models.inference import Analyzer
+
+    volume = _volume(2.0, 30)  # all air: every plane is constant
+    proposal = run_to_completion(Analyzer("vcf-lateral", device="cpu").analyze_volume(volume))
+    assert proposal.annotation.findings == ()
+    assert proposal.annotation.image.plane_count == 30

@@ -177,22 +177,32 @@ def _scan(analyzer: "Analyzer", planes: _Planes, indices: list[int], size: int,
                        f"Finding vertebral bodies: plane {start + 1}–{start + len(chunk)} "
                        f"of {len(indices)} scanned")
         t0 = time.perf_counter()
-        inputs = []
+        inputs, usable = [], []
         for p in chunk:
-            film_input, transform = preprocess.prepare_film(planes.unit(p), size, raw_unit=True)
+            try:
+                film_input, transform = preprocess.prepare_film(planes.unit(p), size,
+                                                                raw_unit=True)
+            except preprocess.PreprocessError:
+                continue  # a constant plane (outside the patient): nothing to find there
             inputs.append(film_input)
+            usable.append(p)
         timings["reformat"] += time.perf_counter() - t0
+        if not inputs:
+            continue
         t0 = time.perf_counter()
         films = analyzer.run_films(np.stack(inputs))
         timings["network"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        for p, film in zip(chunk, films):
+        for p, film in zip(usable, films):
             bodies, sacrum = postprocess.find_bodies(film.fracture, film.level, film.centre,
                                                      transform.content_box)
             per_plane.append((p, bodies))
             if sacrum is not None:
                 sacra.append((p, sacrum))
         timings["postprocess"] += time.perf_counter() - t0
+    if transform is None:  # every plane was empty: the geometry of an empty plane
+        transform = preprocess.letterbox(np.zeros(planes.image(indices[0]).pixels.shape,
+                                                  np.float32), size)[1]
     return per_plane, sacra, transform
 
 
