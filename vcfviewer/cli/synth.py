@@ -2,6 +2,8 @@
 
 Each study is a DICOM DX file, its ground-truth annotation JSON and a label-mask PNG (see
 ``vcfviewer.synth.writer``); ``--raster`` adds web-style 8-bit JPEG copies.
+``vcfviewer synth OUT --ct [--nifti]`` writes simulated CT volumes (a DICOM series or NIfTI per
+seed, spacing varied by seed, truth in ``OUT/truth/``; see ``vcfviewer.synth.ct_writer``).
 ``vcfviewer synth --sample-study DIR`` regenerates the bundled sample study.
 """
 
@@ -29,6 +31,9 @@ def register(subparsers: Any) -> None:
                         help="also write web-style 8-bit JPEG versions (no spacing)")
     parser.add_argument("--compress", action="store_true", help="RLE-compress the DICOM files")
     parser.add_argument("--workers", type=int, default=1, help="processes to use (default 1)")
+    parser.add_argument("--ct", action="store_true",
+                        help="write simulated CT volumes (DICOM series + truth) instead of films")
+    parser.add_argument("--nifti", action="store_true", help="with --ct: write NIfTI instead of DICOM")
     parser.add_argument("--sample-study", metavar="DIR", default=None,
                         help="regenerate the bundled sample study into DIR and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -59,23 +64,37 @@ def _one(job: tuple[int, Any, str, bool, bool]) -> tuple[int, str]:
     return seed, str(paths["dicom"])
 
 
+def _one_ct(job: tuple[int, Any, str, bool, bool]) -> tuple[int, str]:
+    """Worker: simulate and write one CT volume (spacing varied by seed)."""
+    seed, options, out, nifti, _ = job
+    from vcfviewer.synth.ct import simulate_ct_volume
+    from vcfviewer.synth.ct_writer import default_ct_name, spacing_for, write_ct_series
+
+    pixel, thickness = spacing_for(seed)
+    ct = simulate_ct_volume(seed, options, pixel_mm=pixel, slice_mm=thickness)
+    paths = write_ct_series(ct, Path(out), default_ct_name(seed), nifti=nifti)
+    return seed, str(paths["nifti" if nifti else "series"])
+
+
 def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core; threads inside would only fight
 
 
-def _run_jobs(jobs: list[tuple[int, Any, str, bool, bool]], workers: int, quiet: bool) -> None:
+def _run_jobs(jobs: list[tuple[int, Any, str, bool, bool]], workers: int, quiet: bool,
+              ct: bool = False) -> None:
     start = time.monotonic()
+    work = _one_ct if ct else _one
     if workers <= 1:
         _init_worker()
-        results = map(_one, jobs)
+        results = map(work, jobs)
         pool = None
     else:
         import multiprocessing
 
         pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker)
-        results = pool.imap_unordered(_one, jobs)
+        results = pool.imap_unordered(work, jobs)
     try:
         for done, (seed, _path) in enumerate(results, start=1):
             if not quiet:
@@ -109,10 +128,11 @@ def run(args: argparse.Namespace) -> int:
             print("vcfviewer synth: --count and --workers must be ≥ 1, --seed ≥ 0", file=sys.stderr)
             return 2
         options = _options(args)
-        jobs = [(args.seed + i, options, args.out, args.raster, args.compress) for i in range(args.count)]
-        _run_jobs(jobs, args.workers, args.quiet)
+        flag = args.nifti if args.ct else args.raster
+        jobs = [(args.seed + i, options, args.out, flag, args.compress) for i in range(args.count)]
+        _run_jobs(jobs, args.workers, args.quiet, ct=args.ct)
     except SynthError as err:
         print(f"vcfviewer synth: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {args.count} studies to {args.out}")
+    print(f"wrote {args.count} {'CT volumes' if args.ct else 'studies'} to {args.out}")
     return 0

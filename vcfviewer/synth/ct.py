@@ -289,9 +289,9 @@ def simulate_ct_volume(seed: int, options: SynthOptions | None = None, *, pixel_
     _check_spacing("slice_mm", slice_mm, 0.3, 10.0)
     if not (np.isfinite(lateral_mm) and 3 * pixel_mm <= lateral_mm <= 400.0):
         raise SynthError(f"lateral_mm must lie in [3 × pixel_mm, 400] mm, got {lateral_mm}")
-    for attempt in range(_MAX_ATTEMPTS):
-        from vcfviewer.synth.ct_volume import volume_attempt
+    from vcfviewer.synth.ct_volume import volume_attempt  # it builds on this module
 
+    for attempt in range(_MAX_ATTEMPTS):
         ct = volume_attempt(int(seed), attempt, options, float(pixel_mm), float(slice_mm), float(lateral_mm))
         if ct is not None:
             return ct
