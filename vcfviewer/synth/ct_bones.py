@@ -75,23 +75,25 @@ def sample_look(rng: np.random.Generator, bone: float) -> BoneLook:
     nucleus = rng.uniform(65.0, 90.0)
     return BoneLook(
         trabecular=trabecular, cortical=rng.uniform(600.0, 1200.0),
-        arch=trabecular * rng.uniform(1.1, 1.5) + rng.uniform(100.0, 250.0),
-        texture=rng.uniform(0.15, 0.4), porosis=1.0 - bone, nucleus=nucleus,
+        arch=trabecular * rng.uniform(1.0, 1.3) + rng.uniform(40.0, 140.0),
+        texture=rng.uniform(0.25, 0.55), porosis=1.0 - bone, nucleus=nucleus,
         annulus=nucleus + rng.uniform(10.0, 25.0), csf=rng.uniform(5.0, 15.0),
         fat=rng.uniform(-110.0, -70.0), cement=rng.uniform(2000.0, 3000.0))
 
 
 def _spinous(x_base: float, v_top: float, v_bottom: float, length: float, drop: float,
              tip: float) -> np.ndarray:
-    """Lamina junction + spinous process: a plate running back (and down) to a rounded tip."""
-    centre = np.array([x_base - length, v_top + drop + tip])
-    top = np.stack([np.linspace(x_base, centre[0], 8),
-                    v_top + drop * np.linspace(0.0, 1.0, 8) ** 1.5], axis=1)
+    """Spinous process: a plate from the laminae's junction running back (and down by ``drop``),
+    narrowing from the base's height to a rounded tip of radius ``tip``."""
+    base_mid = (v_top + v_bottom) / 2
+    centre = np.array([x_base - length, base_mid + drop])
+    t = np.linspace(0.0, 1.0, 8)[:, None]
+    bend = t ** 1.4
+    top = np.concatenate([x_base - length * t, v_top + (centre[1] - tip - v_top) * bend], axis=1)
     theta = np.linspace(-np.pi / 2, np.pi / 2, 9)[1:-1]
     cap = centre + np.stack([-tip * np.cos(theta), tip * np.sin(theta)], axis=1)
-    bottom_end = np.array([centre[0], centre[1] + tip])
-    bottom = np.stack([np.linspace(bottom_end[0], x_base, 8),
-                       np.linspace(bottom_end[1], v_bottom, 8)], axis=1)
+    bottom = np.concatenate([x_base - length * t[::-1], v_bottom + (centre[1] + tip - v_bottom) * bend[::-1]],
+                            axis=1)
     return np.concatenate([top, cap, bottom])
 
 
@@ -111,10 +113,10 @@ def sample_arch(rng: np.random.Generator, shape: BodyShape) -> Arch:
                        [x0 - canal * 0.95, b_p + 0.3 * h], [x0 - canal * 1.3, b_p + 0.18 * h],
                        [x0 - canal * 1.35, t_p + 0.35 * h], [x0 - canal * 1.15, t_p - 0.28 * h]])
     # lumbar: a broad hatchet-shaped plate; thoracic: long and slanting steeply down
-    sp_len = d * (rng.uniform(0.8, 1.2) if thoracic else rng.uniform(0.7, 0.95))
-    drop = h * (rng.uniform(0.6, 1.1) if thoracic else rng.uniform(0.0, 0.2))
-    tip = h * (rng.uniform(0.15, 0.25) if thoracic else rng.uniform(0.28, 0.4))
-    spinous = _spinous(x0 - canal - 1.0, t_p + 0.08 * h, b_p - 0.05 * h, sp_len, drop, tip)
+    sp_len = d * (rng.uniform(0.65, 1.0) if thoracic else rng.uniform(0.55, 0.8))
+    drop = h * (rng.uniform(0.5, 1.0) if thoracic else rng.uniform(0.0, 0.2))
+    tip = h * (rng.uniform(0.12, 0.2) if thoracic else rng.uniform(0.2, 0.3))
+    spinous = _spinous(x0 - canal - 1.0, t_p + 0.2 * h, b_p - 0.12 * h, sp_len, drop, tip)
     return Arch(pedicle=pedicle + rng.normal(0.0, jitter, pedicle.shape),
                 pillar=pillar + rng.normal(0.0, jitter, pillar.shape), spinous=spinous,
                 lamina=rng.uniform(4.0, 7.0), canal_depth=canal, root=rng.uniform(2.0, 3.0))

@@ -75,15 +75,19 @@ def _spine_lines(planned: PlannedCT, sacrum: cs.SacrumPlan) -> tuple[np.ndarray,
 
 
 def _back_reach(planned: PlannedCT, arches: dict[str, cb.Arch], sacrum: cs.SacrumPlan) -> float:
-    """Most posterior X of any bone (spinous tips, the sacrum's dorsal surface)."""
-    xs = []
+    """Most posterior X of any bone within the scan (spinous tips, the sacrum's dorsal surface):
+    the flat back lies a fat layer behind it."""
+    points = []
     for level, shape in planned.shapes.items():
         sp = arches[level].spinous
-        xs.append(float(to_world(shape.body, sp[:, 0], sp[:, 1])[:, 0].max()))
+        points.append(to_world(shape.body, sp[:, 0], sp[:, 1]))
     total = sacrum.front - (sacrum.body + sacrum.canal + sacrum.dorsal)
     dorsal = sacrum.centre + sacrum.normal * total[:, None]
-    xs.append(float(to_world(planned.shapes["S1"].body, dorsal[:, 0], dorsal[:, 1])[:, 0].max()))
-    return max(xs)
+    points.append(to_world(planned.shapes["S1"].body, dorsal[:, 0], dorsal[:, 1]))
+    pts = np.concatenate(points)
+    scan = planned.scan
+    near = (pts[:, 1] > scan.first - 20.0) & (pts[:, 1] < scan.last_slice + 20.0)
+    return float(pts[near, 0].max() if near.any() else pts[:, 0].max())
 
 
 def _hu(rng: np.random.Generator, phase: str) -> dict:
@@ -102,8 +106,8 @@ def sample_soft(rng: np.random.Generator, planned: PlannedCT, arches: dict[str, 
                 seed: tuple[int, ...]) -> SoftPlan:
     """The patient around the column: outline, fat, cavities, organs, bowel, vessels."""
     ys, front, back = _spine_lines(planned, sacrum)
-    fat_front, fat_back = rng.uniform(5.0, 60.0), rng.uniform(5.0, 35.0)
-    table = _back_reach(planned, arches, sacrum) + fat_back + rng.uniform(4.0, 18.0)
+    fat_front, fat_back = rng.uniform(5.0, 60.0), rng.uniform(5.0, 30.0)
+    table = _back_reach(planned, arches, sacrum) + fat_back + rng.uniform(2.0, 12.0)
     dia_meet = _level(planned, "T12") + planned.shapes.get("T12", planned.shapes["S1"]).body.plan.hp / 2
     dia_meet += rng.normal(0.0, 12.0)
     depth = rng.uniform(40.0, 90.0)
@@ -146,7 +150,8 @@ def _organs(rng: np.random.Generator, plan: SoftPlan, planned: PlannedCT, pubis:
                         (rng.uniform(60.0, 85.0), rng.uniform(70.0, 100.0), rng.uniform(95.0, 120.0))),
               hu["liver"], "abdomen"),
         Organ(Ellipsoid((ax + rng.uniform(-10.0, 20.0), ay - rng.uniform(30.0, 50.0), rng.uniform(15.0, 35.0)),
-                        (rng.uniform(45.0, 55.0), rng.uniform(50.0, 60.0), rng.uniform(60.0, 75.0))),
+                        (rng.uniform(45.0, 55.0), rng.uniform(50.0, 60.0), rng.uniform(60.0, 75.0)),
+                        rng.uniform(-0.6, 0.6), tuple((rng.normal(0.0, 0.06), rng.uniform(0, 6.3)) for _ in range(3))),
               hu["blood"], "thorax"),
     ]
     stomach = Ellipsoid((skin_ay + plan.fat_front + plan.wall + 45.0, ay + rng.uniform(40.0, 70.0),
@@ -178,7 +183,7 @@ def _loops(rng: np.random.Generator, plan: SoftPlan, planned: PlannedCT,
     oral = rng.random() < 0.2
     y0, y1 = plan.diaphragm[1] + 70.0, float(planned.shapes["S1"].body.centre[1]) + 150.0
     out = []
-    for _ in range(int(rng.integers(10, 40))):
+    for _ in range(int(rng.integers(15, 60))):
         y = rng.uniform(y0, y1)
         lo = float(np.interp(y, plan.knots_y, plan.skin)) + plan.fat_front + plan.wall + 10.0
         hi = float(np.interp(y, plan.knots_y, plan.front)) - plan.retro - 10.0

@@ -190,14 +190,16 @@ class SoftRenderer:
             return
         box, dist = hit
         xs, ys = self.grid.xs(box[1]), self.grid.ys(box[0])
-        cover = coverage(dist, step)
+        # organs stay inside the abdominal/chest wall however their ellipsoid was drawn
+        wall_in = skin_x(self.plan, ys, z) + self.plan.fat_front + self.plan.wall
+        cover = coverage(np.minimum(dist, xs - wall_in), step)
         if item.region != "any":
             above = coverage(_diaphragm_y(self.plan, xs) - ys, step)
             cover = cover * (above if item.region == "thorax" else 1.0 - above)
         hu = np.full(dist.shape, item.hu, np.float32)
-        if item.mottled:
+        if item.mottled:  # faeces: gas bubbles in a pasty mass
             bubbles = self._fine_at(z)[box]
-            hu = hu + np.clip(1.0 - bubbles, 0.0, None) * (-250.0) * (bubbles < 0.2)
+            hu = hu + np.clip((bubbles - 0.7) * 2.0, 0.0, 1.0) * (self.plan.hu["air"] * 0.85 - hu)
         if item.gas_level is not None:
             hu = np.where(xs < item.gas_level, self.plan.hu["air"], hu)
         if item.wall > 0:
