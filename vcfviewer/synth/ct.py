@@ -274,7 +274,9 @@ def simulate_ct_plane(seed: int, options: SynthOptions | None = None, *, offset_
         study = _plane_attempt(int(seed), attempt, options, offset_mm, pixel_mm, slice_mm)
         if study is not None:
             return study
-    raise SynthError(f"seed {seed}: no unambiguous CT plane after {_MAX_ATTEMPTS} attempts")
+    where = "" if offset_mm is None else (f" (at {offset_mm} mm off the midline a plane must still cut "
+                                          "3 vertebrae within 90 % of their half-width)")
+    raise SynthError(f"seed {seed}: no unambiguous CT plane after {_MAX_ATTEMPTS} attempts{where}")
 
 
 # --- a volume --------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class Phantom:
     sacrum: cs.SacrumPlan
     ribs: dict[str, cs.RibPlan]
     pubis: Ellipsoid
+    ilium: cs.IliumPlan
     soft: SoftPlan
     phase: str
     seed: tuple[int, ...]
@@ -54,8 +55,10 @@ def sample_phantom(rng: np.random.Generator, planned: PlannedCT, options: SynthO
     pubis = cs.sample_pubis(rng, s1)
     phase = str(rng.choice(PHASES, p=[0.4, 0.2, 0.4]))
     soft = sample_soft(rng, planned, arches, sacrum, pubis, options, phase, seed)
+    ilium = cs.sample_ilium(rng, s1, planned.lateral["S1"], sacrum)
     return Phantom(planned=planned, look=look, arches=arches, discs=discs, cement=cement,
-                   sacrum=sacrum, ribs=ribs, pubis=pubis, soft=soft, phase=phase, seed=seed)
+                   sacrum=sacrum, ribs=ribs, pubis=pubis, ilium=ilium, soft=soft, phase=phase,
+                   seed=seed)
 
 
 def _spine_lines(planned: PlannedCT, sacrum: cs.SacrumPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -281,6 +284,7 @@ class PlaneRenderer:
             cb.render_arch(canvas, grid, shapes[lv], lat[lv], ph.arches[lv], z, look)
             cb.render_facets(canvas, grid, shapes[lv], lat[lv], ph.arches[lv], z)
         cs.render_sacrum(canvas, grid, shapes["S1"], lat["S1"], ph.sacrum, z, look)
+        cs.render_ilium(canvas, grid, ph.ilium, lat["S1"], z, look)
         for lv in levels:
             cb.render_body(canvas, grid, shapes[lv], lat[lv], z, look, texture, ph.cement.get(lv, ()),
                            step_lat)

@@ -180,3 +180,48 @@ def render_pubis(canvas: np.ndarray, grid: Grid, pubis: Ellipsoid, z: float, loo
     x, y = sec[1][0] * np.cos(t), sec[1][1] * np.sin(t)
     outline = np.stack([sec[0][0] + x * ca - y * sa, sec[0][1] + x * sa + y * ca], 1)
     bone_polygon(canvas, grid, outline, look.trabecular * 1.3, look.cortical * 0.9, 1.2)
+
+
+@dataclass(frozen=True)
+class IliumPlan:
+    """The iliac bone beside the sacrum: its sagittal outline (world X, Y) at the sacroiliac
+    joint, which lies ``joint`` mm lateral to the S1 midline; further out the wing flares forward
+    and up."""
+
+    joint: float
+    outline: np.ndarray
+    flare: tuple[float, float]  # X and Y shift per mm outwards
+
+
+def sample_ilium(rng: np.random.Generator, s1: BodyShape, lateral: Lateral, sac: SacrumPlan) -> IliumPlan:
+    lm = s1.landmarks_world()
+    h, d = s1.body.plan.hp, s1.body.plan.depth
+    top = float(lm[:3, 1].min()) - h * rng.uniform(0.6, 1.2)  # the crest near the L5 body
+    back = float(lm[2, 0]) + d * rng.uniform(0.6, 0.9)
+    front = float(lm[0, 0]) - d * rng.uniform(0.0, 0.3)
+    bottom = float(lm[:3, 1].max()) + h * rng.uniform(2.2, 3.0)
+    outline = np.array([[back, top + 15.0], [(back + front) / 2, top], [front, top + 25.0],
+                        [front - 5.0, bottom - 25.0], [(back + front) / 2, bottom],
+                        [back + 5.0, bottom - 40.0]])
+    return IliumPlan(joint=lateral.half_width + sac.ala_extra, outline=outline,
+                     flare=(-rng.uniform(0.4, 0.9), -rng.uniform(0.1, 0.4)))
+
+
+def render_ilium(canvas: np.ndarray, grid: Grid, ilium: IliumPlan, lateral: Lateral, z: float,
+                 look: BoneLook) -> None:
+    """Only far off the midline: the joint's cartilage, then the iliac wing."""
+    o = abs(z - lateral.centre)
+    if o < ilium.joint - 2.0:
+        return
+    beyond = max(o - ilium.joint, 0.0)
+    outline = ilium.outline + np.array(ilium.flare) * beyond
+    smooth = outline
+    for _ in range(2):  # Chaikin corner cutting: no sharp vertices on a bone
+        nxt = np.roll(smooth, -1, axis=0)
+        smooth = np.stack([0.75 * smooth + 0.25 * nxt, 0.25 * smooth + 0.75 * nxt], 1).reshape(-1, 2)
+    if o < ilium.joint:
+        box = grid.box(smooth, 0.5)
+        if box is not None:
+            paint(canvas, box, polygon(grid, box, smooth), look.annulus)
+        return
+    bone_polygon(canvas, grid, smooth, look.arch * 0.8, look.cortical * 0.8, 1.2)
