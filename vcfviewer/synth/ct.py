@@ -266,7 +266,9 @@ def simulate_ct_plane(seed: int, options: SynthOptions | None = None, *, offset_
     mean midline (+ = patient left); drawn when None, as are pixel (0.5–1 mm) and slice
     (0.625–5 mm) spacing."""
     options = _check(seed, options)
-    _check_spacing("pixel_mm", pixel_mm, 0.2, 2.0)
+    # SynthOptions.spacing_mm (radiographs: 0.1–0.2 mm films) serves as the CT pixel when given
+    _check_spacing("pixel_mm" if pixel_mm is not None else "SynthOptions.spacing_mm",
+                   pixel_mm if pixel_mm is not None else options.spacing_mm, 0.2, 2.0)
     _check_spacing("slice_mm", slice_mm, 0.3, 10.0)
     if offset_mm is not None and not (np.isfinite(offset_mm) and abs(offset_mm) <= 40.0):
         raise SynthError(f"offset_mm must lie in [-40, 40] mm, got {offset_mm}")

@@ -56,7 +56,7 @@ def _slab(rng: np.random.Generator, planned: PlannedCT, pixel: float, lateral_mm
     span = (count - 1) * pixel
     reach = max(abs(lat.centre) for lat in planned.lateral.values())
     room = max(0.0, span / 2 - reach - 2.0 * pixel)
-    return round(-span / 2 + rng.uniform(-1.0, 1.0) * min(10.0, room), 2), count
+    return round(-span / 2 + rng.uniform(-1.0, 1.0) * min(6.0, room), 2), count
 
 
 def _columns(rng: np.random.Generator, phantom: Phantom, pixel: float) -> np.ndarray:
@@ -127,7 +127,7 @@ def volume_attempt(seed: int, attempt: int, options: SynthOptions, pixel: float,
     """One try at a volume; None when the drawn column has no unambiguous truth."""
     r = _rngs(seed, attempt)
     acq = ca.sample_acquisition(r["acquire"], pixel, slice_mm)
-    result = plan_ct(r["plan"], options, min(pixel, slice_mm), slice_mm, curve_mm=8.0)
+    result = plan_ct(r["plan"], options, min(pixel, slice_mm), slice_mm, curve_mm=5.0)
     if result is None:
         return None
     planned = result[0]
