@@ -56,3 +56,24 @@ def test_the_simulator_marks_bodies_left_out_of_the_truth() -> None:
         if study.ignore.any():  # a body cut by the field edge, outside the truth
             return
     raise AssertionError("no film among four seeds with a body left out of the truth")
+
+
+def test_coarsening_keeps_the_grid_and_loses_detail() -> None:
+    from vcfviewer.training.data import coarsen
+
+    img = (np.indices((64, 64)).sum(axis=0) % 2).astype(np.float32)  # a 1-pixel checkerboard
+    rng = np.random.default_rng(1)
+    outs = [coarsen(img, rng, 4.0) for _ in range(20)]
+    assert all(o.shape == img.shape for o in outs)
+    changed = [o for o in outs if not np.array_equal(o, img)]
+    assert 0 < len(changed) < 20  # about half the time
+    assert all(o.std() < 0.25 for o in changed)  # the checkerboard (std 0.5) is averaged away
+    assert np.array_equal(coarsen(img, rng, 1.0), img)
+
+
+def test_ct_planes_from_the_simulator_mark_left_out_bodies() -> None:
+    from vcfviewer.synth.ct import simulate_ct_plane
+
+    study = simulate_ct_plane(1)
+    assert study.ignore is not None and study.ignore.any()
+    assert not (study.ignore & (study.label_map > 0)).any()

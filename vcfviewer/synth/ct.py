@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -223,7 +223,19 @@ def _plane_attempt(seed: int, attempt: int, options: SynthOptions, offset_mm: fl
     if findings is None:
         return None
     meta = _plane_meta(seed, attempt, planned, phantom, acq, plane_z, out_x, cut)
-    return _plane_study(seed, key, pixels, labels, findings, meta, p)
+    study = _plane_study(seed, key, pixels, labels, findings, meta, p)
+    return replace(study, ignore=_left_out(renderer, planned, plane_z, out_x, rows_y, labels))
+
+
+def _left_out(renderer: PlaneRenderer, planned: PlannedCT, plane_z: float, out_x: np.ndarray,
+              rows_y: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Pixels of bodies the truth leaves out (cut by the scan's ends or barely cut by the plane):
+    training ignores them (``SyntheticStudy.ignore``)."""
+    others = tuple(lv for lv in planned.shapes if lv not in planned.included)
+    if not others:
+        return np.zeros(labels.shape, bool)
+    cut = renderer.labels({lv: plane_z for lv in others}, others, out_x[None, :], rows_y)
+    return (cut > 0) & (labels == 0)
 
 
 def _plane_meta(seed: int, attempt: int, planned: PlannedCT, phantom: Phantom, acq: ca.Acquisition,

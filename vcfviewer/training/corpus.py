@@ -47,8 +47,17 @@ def _simulate_one(job: tuple[int, tuple[float, float], bool, str]):
 
         study = simulate(seed, SynthOptions(spacing_mm=_spacing_for(seed, spacing_range)))
     film = labelled_film(study.radiograph.pixels, study.label_map, study.annotation,
-                         getattr(study, "ignore", None))
+                         study.ignore, _max_coarsen(study) if modality == "ct" else 1.0)
     return film, (study.radiograph, study.annotation) if keep_image else None
+
+
+CT_COARSEST_MM = 3.5  # real CTs come as coarse as 3 mm voxels (the shipped example)
+
+
+def _max_coarsen(study) -> float:
+    """How much coarser a simulated CT plane may be made in training (up to CT_COARSEST_MM)."""
+    pixel = study.radiograph.spacing_mm[0] if study.radiograph.spacing_mm else 1.0
+    return max(1.0, CT_COARSEST_MM / pixel)
 
 
 def _ct_plane(seed: int):

@@ -34,6 +34,9 @@ class LabelledFilm:
     centres: np.ndarray  # (n, 2) centre of mass per finding (NaN when absent from the map)
     areas: np.ndarray  # (n,) pixels per finding
     faces_right: bool
+    # Resolution augmentation: up to this factor coarser (CT planes are 0.5-1 mm simulated but
+    # 3 mm in many real scans); 1 = off.
+    max_coarsen: float = 1.0
 
     @property
     def body_indices(self) -> list[int]:
@@ -46,7 +49,7 @@ IGNORE = -100  # torch's default ignore_index: such pixels add nothing to the fi
 
 
 def labelled_film(pixels: np.ndarray, label_map: np.ndarray, annotation: StudyAnnotation,
-                  ignore: np.ndarray | None = None) -> LabelledFilm:
+                  ignore: np.ndarray | None = None, max_coarsen: float = 1.0) -> LabelledFilm:
     """Precompute lookups for one film (the slow part is done once, not per sample).
 
     ``ignore`` marks pixels of bodies the truth leaves out (cut by the field edge); they get the
@@ -71,7 +74,8 @@ def labelled_film(pixels: np.ndarray, label_map: np.ndarray, annotation: StudyAn
             centres[i] = (xs.mean(), ys.mean())
             areas[i] = xs.size
     return LabelledFilm(normalise_unit(pixels).astype(np.float16), labels, annotation,
-                        frac_lut, level_lut, centres, areas, _faces_right(annotation))
+                        frac_lut, level_lut, centres, areas, _faces_right(annotation),
+                        max(1.0, float(max_coarsen)))
 
 
 def _faces_right(annotation: StudyAnnotation) -> bool:
@@ -82,10 +86,21 @@ def _faces_right(annotation: StudyAnnotation) -> bool:
     return bool(dx > 0)  # anterior points right of posterior ones
 
 
+def coarsen(img: np.ndarray, rng: np.random.Generator, max_factor: float) -> np.ndarray:
+    """Half the time, resample down by up to ``max_factor`` and back: a coarser scan, same grid."""
+    if max_factor <= 1.0 or rng.random() < 0.5:
+        return img
+    factor = float(np.exp(rng.uniform(0.0, np.log(max_factor))))
+    h, w = img.shape
+    small = cv2.resize(img, (max(2, round(w / factor)), max(2, round(h / factor))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def augment_intensity(unit: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
-                      pixel_blur: float = 1.0) -> np.ndarray:
-    """Gamma, contrast window, blur, noise and JPEG-like degradation on a [0, 1] image."""
-    img = unit.astype(np.float32)
+                      pixel_blur: float = 1.0, max_coarsen: float = 1.0) -> np.ndarray:
+    """Coarser resolution, gamma, contrast window, blur, noise and JPEG-like degradation."""
+    img = coarsen(unit.astype(np.float32), rng, max_coarsen)
     lo, hi = rng.uniform(0, 0.15 * strength), 1 - rng.uniform(0, 0.15 * strength)
     img = np.clip((img - lo) / max(hi - lo, 1e-3), 0, 1)
     img = img ** float(np.exp(rng.normal(0, 0.35 * strength)))
@@ -150,7 +165,8 @@ def film_example(film: LabelledFilm, size: int, rng: np.random.Generator,
         unit, labels = unit[rs, cs], labels[rs, cs]
         flip, invert = rng.random() < 0.5, rng.random() < 0.2
         scale = size / max(unit.shape)
-        unit = augment_intensity(unit, rng, pixel_blur=max(0.5, 0.5 / scale))
+        unit = augment_intensity(unit, rng, pixel_blur=max(0.5, 0.5 / scale),
+                                 max_coarsen=film.max_coarsen)
     unit = unit.astype(np.float32)
     if invert:
         unit = 1.0 - unit
@@ -186,7 +202,8 @@ def body_example(film: LabelledFilm, index: int, size: int, rng: np.random.Gener
     unit, labels = film.unit[rows, cols].astype(np.float32), film.label_map[rows, cols]
     centre = centre - [left, top]
     if augment:
-        unit = augment_intensity(unit, rng, strength=0.8, pixel_blur=max(0.5, side / size))
+        unit = augment_intensity(unit, rng, strength=0.8, pixel_blur=max(0.5, side / size),
+                                 max_coarsen=film.max_coarsen)
     matrix = crop_matrix(centre, angle, side, size, film.faces_right)
     crop, tf = extract_crop(unit, matrix, size)
     target = (labels == index + 1).astype(np.float32)
