@@ -314,3 +314,29 @@ def test_a_ct_analysis_can_be_cancelled_midway(qtbot, tmp_path, monkeypatch, ct_
     qtbot.waitUntil(lambda: task.is_finished, timeout=LOAD_MS)
     assert len(steps) < 200 and controller.session is None
     assert not [t for t in running_threads() if t.objectName().startswith("vcfviewer-analysing")]
+
+
+@pytest.mark.parametrize("ct_model", ["vcf-ct", "vcf-lateral"])
+def test_the_model_holder_keeps_a_ct_model_beside_the_radiograph_one(monkeypatch, ct_model):
+    import vcfviewer.models.registry as registry
+    from vcfviewer.core.progress import run_to_completion
+    from vcfviewer.gui.review.analysis import ModelHolder
+
+    from ct_support import FakeAnalyzer, fake_volume_analysis
+
+    monkeypatch.setattr(registry, "model_id_for",
+                        lambda kind: ct_model if kind == "ct" else "vcf-lateral")
+    built: list[str] = []
+
+    def factory(model_id, _preset):
+        built.append(model_id)
+        return FakeAnalyzer(model_id=model_id)
+
+    holder = ModelHolder(factory=factory, volume_analysis=fake_volume_analysis())
+    first = run_to_completion(holder.warm_job("balanced"))
+    assert first.model_id == "vcf-lateral"
+    expected = ["vcf-lateral", "vcf-ct"] if ct_model == "vcf-ct" else ["vcf-lateral"]
+    assert built == expected  # one shared model when CT has none of its own
+    result = run_to_completion(holder.volume_job(small_volume(), "balanced"))
+    assert result.model_id == ct_model and result.proposal.annotation.image.plane_count == 24
+    assert holder.loaded.model_id == "vcf-lateral" and built == expected  # nothing loaded twice

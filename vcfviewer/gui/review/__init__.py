@@ -180,12 +180,14 @@ def _nudge_opacity(window: Any, c: ReviewController, step: float) -> None:
 
 
 def _set_device_placeholder(window: Any) -> None:
-    from vcfviewer.models.registry import list_models
+    from vcfviewer.gui.review.analysis import KINDS
+    from vcfviewer.models.registry import list_models, model_id_for
 
-    cards = list_models()
-    text = (f"Model {cards[0].id} {cards[0].version} (loads on first analysis)" if cards
-            else "No model installed")
-    window.set_device_text(text)
+    cards = {card.id: card for card in list_models()}
+    chosen = [cards[i] for i in dict.fromkeys(model_id_for(kind) for kind in KINDS) if i in cards]
+    names = " + ".join(f"{card.id} {card.version}" for card in chosen)
+    window.set_device_text(f"Model {names} (loads on first analysis)" if chosen
+                           else "No model installed")
 
 
 def show_preferences(window: Any, c: ReviewController) -> None:

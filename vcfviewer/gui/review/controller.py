@@ -172,9 +172,16 @@ class ReviewController(EditCommands, QObject):
             f"The model could not be loaded: {message}", "warning"))
 
     def _on_model_ready(self, analyzer) -> None:
-        self.model_text = f"{analyzer.model_id} {analyzer.model_version} · {analyzer.device_name}"
+        # Both warm models when CT has its own: "vcf-lateral 1.0.0 + vcf-ct 1.0.0 · CPU".
+        loaded = [analyzer]
+        for kind in KINDS:
+            other = self.model.loaded_for(kind)
+            if other is not None and all(other is not a for a in loaded):
+                loaded.append(other)
+        names = " + ".join(f"{a.model_id} {a.model_version}" for a in loaded)
+        self.model_text = f"{names} · {analyzer.device_name}"
         self.window.set_device_text(self.model_text)
-        self.window.about_extra_html = _model_html(analyzer)
+        self.window.about_extra_html = "".join(_model_html(a) for a in loaded)
         self._refresh_widgets()
 
     def analyse(self, confirm: bool = True) -> None:
