@@ -59,9 +59,13 @@ def label_kinds(controller) -> dict[str, bool]:
 
 
 def test_each_plane_draws_its_own_bodies_and_ghosts_the_others(qtbot, ct_review):
+    from vcfviewer.core.reformat import BONE_WINDOW, mid_sagittal_index
+
     window, controller = ct_review
     view = window.image_view
     annotation = controller.annotation
+    # opened at the mid-sagittal plane in the bone window
+    assert view.plane_index == mid_sagittal_index(view.volume) and view.window == BONE_WINDOW
     assert annotation.image.plane_count == view.plane_count == 24
     assert annotation.image.plane_index is None
     view.set_plane(L1_PLANE)
