@@ -344,3 +344,14 @@ def test_the_model_holder_keeps_a_ct_model_beside_the_radiograph_one(monkeypatch
     result = run_to_completion(holder.volume_job(small_volume(), "balanced"))
     assert result.model_id == ct_model and result.proposal.annotation.image.plane_count == 24
     assert holder.loaded.model_id == "vcf-lateral" and built == expected  # nothing loaded twice
+
+
+def test_a_volume_that_is_not_ct_is_not_analysed(qtbot, tmp_path, monkeypatch):
+    calls: list = []
+    window, controller = review_window(qtbot, tmp_path, monkeypatch, model=fake_ct_holder(calls))
+    mr = replace(small_volume(), units="")
+    window.image_view.show_volume(mr, "MR")
+    window.image_loaded.emit(mr)
+    controller.analyse()
+    assert controller.runner.current is None and calls == []
+    assert "Only CT volumes" in window.statusBar().currentMessage()

@@ -195,9 +195,13 @@ class ReviewController(EditCommands, QObject):
                                                   self.session.annotation.reader_edited)
         if confirm and corrected and not self.confirm_replace():
             return
+        volume = self.view.volume
+        if volume is not None and volume.units != "HU":
+            self.window.show_status("Only CT volumes (in Hounsfield units) are analysed; this "
+                                    "volume is not (MR, a label map?)", 15000)
+            return
         self.image = image
         preset = self.prefs.threshold_preset
-        volume = self.view.volume
         if volume is not None:
             source: Radiograph | Volume = volume
             task = self.runner.start(lambda: self.model.volume_job(volume, preset),
