@@ -80,3 +80,28 @@ def test_a_volume_without_a_spine_gives_no_findings_not_an_error() -> None:
     proposal = run_to_completion(Analyzer("vcf-lateral", device="cpu").analyze_volume(volume))
     assert proposal.annotation.findings == ()
     assert proposal.annotation.image.plane_count == 30
+
+
+def _track(planes: list[int], x: float = 30, y: float = 15, side: int = 10) -> ct._Track:
+    return ct._Track([ct._Detection(p, _body(x, y, side)) for p in planes])
+
+
+def test_column_middle_is_the_size_weighted_median_of_mid_planes() -> None:
+    # mid planes 10 (area 100 x 3 planes), 12 (100 x 3), 40 (36 x 1): weights 300, 300, 36
+    tracks = [_track([9, 10, 11]), _track([11, 12, 13]), _track([40], side=6)]
+    # sorted by plane, cumulative weights 300, 600, 636: half (318) is first reached at plane 12
+    assert ct.column_middle(tracks) == 12.0
+    assert ct.column_middle(tracks[:1] + tracks[2:]) == 10.0  # 300 of 336 at plane 10
+    assert ct.column_middle([]) is None
+
+
+def test_tracks_far_from_the_column_and_far_sacra_are_ignored() -> None:
+    tracks = [_track([9, 10, 11]), _track([30, 31, 32])]
+    # 1 mm planes: plane 31 is 21 mm from the middle 10 -> a rib or the ilium, dropped
+    assert [t.mid_plane() for t in ct._in_column(tracks, 10.0, 1.0)] == [10]
+    assert len(ct._in_column(tracks, 10.0, 0.5)) == 2  # 10.5 mm at 0.5 mm planes: kept
+    small, big, far = np.ones((4, 4), bool), np.ones((8, 8), bool), np.ones((20, 20), bool)
+    sacra = [(12, small), (15, big), (40, far)]
+    plane, mask = ct._best_sacrum(sacra, 10.0, 1.0)
+    assert plane == 15 and mask is big  # the largest within 10 mm; the ilium-like one at 30 mm is not
+    assert ct._best_sacrum([(40, far)], 10.0, 1.0) is None

@@ -40,6 +40,9 @@ SCAN_HALF_MM = 40.0  # bodies are at most ~50 mm wide; the column may sit off th
 SCAN_STEP_MM = 2.5
 LINK_FRACTION = 0.5  # x body size: the same body on neighbouring planes moves far less
 MIN_EXTENT_MM = 12.0
+COLUMN_REACH_MM = 20.0  # a body's mid plane lies this close to the column's middle (scoliosis)
+SACRUM_REACH_MM = 10.0  # the sacrum anchoring the numbering is taken this close to the middle:
+# further out the iliac wings look like a sacrum to a 2-D network
 FILM_BATCH = 8
 
 
@@ -141,11 +144,31 @@ def link_tracks(per_plane: list[tuple[int, list[BodyCandidate]]], step: int) -> 
     return [_Track(sorted(g, key=lambda d: d.plane)) for g in groups.values()]
 
 
-def _best_sacrum(sacra: list[tuple[int, np.ndarray]], mid: int) -> tuple[int, np.ndarray] | None:
-    """The sacrum mask to anchor numbering: the largest, ties broken towards the column's middle."""
-    if not sacra:
+def column_middle(tracks: list[_Track]) -> float | None:
+    """The column's middle plane: the median of the bodies' mid planes, weighted by their size."""
+    if not tracks:
         return None
-    return max(sacra, key=lambda s: (int(s[1].sum()), -abs(s[0] - mid)))
+    mids = np.array([t.mid_plane() for t in tracks], float)
+    weights = np.array([t.areas.sum() for t in tracks])
+    order = np.argsort(mids)
+    cumulative = np.cumsum(weights[order])
+    return float(mids[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _in_column(tracks: list[_Track], middle: float | None, spacing: float) -> list[_Track]:
+    """Bodies whose mid plane is near the column's middle (far-out tracks are ribs, ilium)."""
+    if middle is None:
+        return tracks
+    return [t for t in tracks if abs(t.mid_plane() - middle) * spacing <= COLUMN_REACH_MM]
+
+
+def _best_sacrum(sacra: list[tuple[int, np.ndarray]], middle: float,
+                 spacing: float) -> tuple[int, np.ndarray] | None:
+    """The sacrum to anchor numbering: the largest found near the column's middle plane."""
+    near = [s for s in sacra if abs(s[0] - middle) * spacing <= SACRUM_REACH_MM]
+    if not near:
+        return None
+    return max(near, key=lambda s: (int(s[1].sum()), -abs(s[0] - middle)))
 
 
 class _Planes:
@@ -254,9 +277,11 @@ def analyze_volume(analyzer: "Analyzer", volume: Volume) -> Job[Proposal]:
     yield Progress("postprocess", 0.7, "Following bodies across planes and numbering levels")
     t0 = time.perf_counter()
     tracks = _keep(link_tracks(per_plane, step), step, spacing, len(indices))
+    middle = column_middle(tracks)
+    tracks = _in_column(tracks, middle, spacing)
     candidates = [t.candidate() for t in tracks]
     track_of = {id(c): t for c, t in zip(candidates, tracks)}
-    sacrum = _best_sacrum(sacra, mid)
+    sacrum = _best_sacrum(sacra, mid if middle is None else middle, spacing)
     parse = postprocess.number_levels(candidates, None if sacrum is None else sacrum[1],
                                       drop_cut=False)
     crops, crop_tfs, mids = _crops(planes, parse, track_of, transform, spec)
