@@ -196,6 +196,7 @@ class ReviewController(EditCommands, QObject):
         if confirm and corrected and not self.confirm_replace():
             return
         volume = self.view.volume
+        start_plane = self.view.plane_index if volume is not None else None
         if volume is not None and volume.units != "HU":
             self.window.show_status("Only CT volumes (in Hounsfield units) are analysed; this "
                                     "volume is not (MR, a label map?)", 15000)
@@ -209,14 +210,15 @@ class ReviewController(EditCommands, QObject):
         else:
             source = image
             task = self.runner.start(lambda: self.model.analysis_job(image, preset), "analysing")
-        task.result.connect(lambda result: self._on_analysis_result(source, result))
+        task.result.connect(lambda result: self._on_analysis_result(source, result, start_plane))
         task.error.connect(lambda message: self.window.show_error(
             f"Analysis failed: {message}"))
         task.cancelled.connect(lambda: self.window.show_status("Analysis cancelled"))
         self.window.show_status("Analysing the whole volume…" if volume is not None
                                 else "Analysing…")
 
-    def _on_analysis_result(self, source: Radiograph | Volume, result: AnalysisResult) -> None:
+    def _on_analysis_result(self, source: Radiograph | Volume, result: AnalysisResult,
+                            start_plane: int | None = None) -> None:
         on_screen = self.view.volume if isinstance(source, Volume) else self.view.radiograph
         if source is not on_screen:
             return  # the reader moved on; this result belongs to nothing on screen
@@ -233,6 +235,11 @@ class ReviewController(EditCommands, QObject):
         count = len(annotation.vertebrae)
         used = {annotation.plane_of(f) for f in annotation.vertebrae} - {None}
         where = f" on {len(used)} sagittal planes" if len(used) > 1 else ""
+        planes = sorted(annotation.plane_of(f) for f in annotation.vertebrae
+                        if annotation.plane_of(f) is not None)
+        if planes and start_plane is not None and self.view.plane_index == start_plane:
+            # The reader did not scroll meanwhile: show the column where most bodies were measured.
+            self.view.set_plane(planes[len(planes) // 2])
         self.window.show_status(
             f"Analysis: {count} vertebral bodies{where} in {result.seconds:.1f} s")
         self.analysis_done.emit(result)
