@@ -385,9 +385,14 @@ CT_DESCRIPTION = ("The lateral model's two-stage design fine-tuned on simulated 
 CT_DESIGN = {
     "ct_volumes": "film network on sagittal planes every 2.5 mm within 40 mm of the column's "
                   "mid-sagittal plane; detections linked across planes; a body must span >= 12 mm "
-                  "left-right; its mid-sagittal plane is the area-weighted centre of its planes; "
-                  "levels numbered from the sacrum over the whole column; body network on each "
-                  "body's own plane",
+                  "left-right and lie within 20 mm of the column's middle plane (far planes show "
+                  "ribs and iliac wings); its mid-sagittal plane is the area-weighted centre of "
+                  "its planes; the anchoring sacrum is the largest found within 10 mm of the "
+                  "column's middle; levels numbered from the sacrum over the whole column; body "
+                  "network on each body's own plane",
+    "ct_training": "simulated sagittal CT planes (vcfviewer.synth.ct, HU clipped to ct_window_hu, "
+                   "then the radiograph normalisation), bodies outside the truth ignored, "
+                   "resolution augmentation up to 3.5 mm voxels (real CTs are often 3 mm)",
 }
 
 DESIGN = {
