@@ -115,20 +115,9 @@ def levels_for_ct(top: str, transitional: str | None) -> list[str]:
 
 def _column(rng: np.random.Generator, options: SynthOptions, top: str) -> tuple[ColumnPlan, str | None]:
     """A column from two levels above ``top`` to S1 with look-alikes and planned fractures."""
-    transitional = None
-    if rng.random() < options.transitional_rate:
-        transitional = "L6" if rng.random() < 0.5 else "sacralised_L5"
+    transitional = disease.draw_transitional(rng, options)
     levels = levels_for_ct(top, transitional)
-    column = _supine(rng, plan_column(rng, levels))
-    flagged = {"L6": "L6", "sacralised_L5": "L5"}.get(transitional or "")
-    if flagged:
-        i = column.index(flagged)
-        column = column.with_body(i, replace(column.bodies[i], lookalikes=frozenset({"transitional"})))
-    if transitional == "sacralised_L5":
-        i = column.index("L5")
-        discs = list(column.discs)
-        discs[i] = replace(discs[i], anterior=rng.uniform(1.5, 3.5), posterior=rng.uniform(1.2, 2.5))
-        column = replace(column, discs=tuple(discs))
+    column = disease.mark_transitional(_supine(rng, plan_column(rng, levels)), transitional, rng)
     candidates = levels[levels.index(top) + 1: -1]
     column = disease.add_lookalikes(column, rng, options, candidates)
     column = disease.add_fractures(column, rng, options, candidates)

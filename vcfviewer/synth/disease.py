@@ -253,3 +253,25 @@ def levels_for(top: str, transitional: str | None) -> list[str]:
     if transitional == "L6":
         names.append("L6")
     return names + ["S1"]
+
+
+def draw_transitional(rng: np.random.Generator, options: SynthOptions) -> str | None:
+    """Transitional lumbosacral anatomy for one study: None, "L6" or "sacralised_L5"."""
+    if rng.random() < options.transitional_rate:
+        return "L6" if rng.random() < 0.5 else "sacralised_L5"
+    return None
+
+
+def mark_transitional(column: ColumnPlan, transitional: str | None,
+                      rng: np.random.Generator) -> ColumnPlan:
+    """Flag the transitional body; a sacralised L5 also gets the narrow disc that fuses it."""
+    flagged = {"L6": "L6", "sacralised_L5": "L5"}.get(transitional or "")
+    if not flagged:
+        return column
+    i = column.index(flagged)
+    column = column.with_body(i, replace(column.bodies[i], lookalikes=frozenset({"transitional"})))
+    if transitional == "sacralised_L5":
+        discs = list(column.discs)
+        discs[i] = replace(discs[i], anterior=rng.uniform(1.5, 3.5), posterior=rng.uniform(1.2, 2.5))
+        column = replace(column, discs=tuple(discs))
+    return column

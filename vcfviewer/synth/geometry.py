@@ -144,21 +144,9 @@ def _included(shapes: dict[str, BodyShape], order: list[str], fov: FieldOfView) 
 
 def _initial_column(rng: np.random.Generator, options: SynthOptions) -> tuple[ColumnPlan, str, str | None]:
     top = str(rng.choice(list(options.top_levels)))
-    transitional = None
-    if rng.random() < options.transitional_rate:
-        transitional = "L6" if rng.random() < 0.5 else "sacralised_L5"
+    transitional = disease.draw_transitional(rng, options)
     levels = disease.levels_for(top, "L6" if transitional == "L6" else None)
-    column = plan_column(rng, levels)
-    if transitional == "L6":
-        i = column.index("L6")
-        column = column.with_body(i, replace(column.bodies[i], lookalikes=frozenset({"transitional"})))
-    elif transitional == "sacralised_L5":
-        i = column.index("L5")
-        body = column.bodies[i]
-        column = column.with_body(i, replace(body, lookalikes=frozenset({"transitional"})))
-        discs = list(column.discs)
-        discs[i] = replace(discs[i], anterior=rng.uniform(1.5, 3.5), posterior=rng.uniform(1.2, 2.5))
-        column = replace(column, discs=tuple(discs))
+    column = disease.mark_transitional(plan_column(rng, levels), transitional, rng)
     candidates = levels[levels.index(top) + 1: -1]
     column = disease.add_lookalikes(column, rng, options, candidates)
     column = disease.add_fractures(column, rng, options, candidates)
