@@ -19,9 +19,9 @@ import numpy as np
 from vcfviewer.core.annotation import StudyAnnotation
 from vcfviewer.synth.ct import CT_IMAGE_STORAGE, SyntheticCT
 from vcfviewer.synth.options import SynthError
+from vcfviewer.synth.writer import patient_study_series
 
 INTERCEPT = -1024.0
-_STUDY_DATE = "20240101"
 # what the CLI varies between volumes: common in-plane pixels and reconstruction thicknesses
 CLI_PIXELS = (0.6, 0.7, 0.75, 0.8, 0.9, 1.0)
 CLI_SLICES = (0.625, 1.0, 1.25, 2.0, 2.5, 3.0, 5.0)
@@ -55,23 +55,10 @@ def _common(ds: "object", ct: SyntheticCT, name: str) -> None:
     ds.SOPClassUID = CT_IMAGE_STORAGE
     ds.Modality = "CT"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = ds.AcquisitionDate = _STUDY_DATE
-    ds.StudyTime = ds.SeriesTime = ds.ContentTime = ds.AcquisitionTime = "120000"
-    ds.AccessionNumber = ""
-    ds.ReferringPhysicianName = ""
-    ds.Manufacturer = "vcfviewer simulator"
-    ds.StudyDescription = v.patient.study_description
-    ds.SeriesDescription = v.patient.series_description
-    ds.PatientName = v.patient.patient_name
-    ds.PatientID = v.patient.patient_id
-    ds.PatientBirthDate = ""
-    ds.PatientSex = "O"
-    ds.StudyInstanceUID = v.source.study_instance_uid
-    ds.SeriesInstanceUID = v.source.series_instance_uid
+    patient_study_series(ds, v.patient, v.source)
+    ds.AcquisitionDate, ds.AcquisitionTime = ds.StudyDate, ds.StudyTime
     ds.FrameOfReferenceUID = ct.meta["frame_of_reference_uid"]
     ds.PositionReferenceIndicator = ""
-    ds.StudyID = "1"
-    ds.SeriesNumber = v.patient.series_number or 1
     ds.PatientPosition = "HFS"
     ds.BodyPartExamined = "SPINE"
     ds.KVP = "120"

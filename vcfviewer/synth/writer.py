@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vcfviewer.core.annotation import BodyMask, StudyAnnotation
-from vcfviewer.core.image import Radiograph, SourceRef, SpacingSource, Window
+from vcfviewer.core.image import PatientInfo, Radiograph, SourceRef, SpacingSource, Window
 from vcfviewer.synth.acquisition import MAX_VALUE
 from vcfviewer.synth.options import SynthError
 from vcfviewer.synth.simulate import DX_FOR_PRESENTATION, SyntheticStudy
@@ -38,6 +38,26 @@ def _ds_text(value: float) -> str:
     return text if len(text) <= 16 else f"{value:.10g}"
 
 
+def patient_study_series(ds: "object", patient: PatientInfo, source: SourceRef) -> None:
+    """Patient, study, series and equipment attributes shared by every simulated object (the
+    simulator's patients are fictional; dates fixed so that writing twice gives the same file)."""
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = _STUDY_DATE
+    ds.StudyTime = ds.SeriesTime = ds.ContentTime = "120000"
+    ds.AccessionNumber = ""
+    ds.Manufacturer = "vcfviewer simulator"
+    ds.ReferringPhysicianName = ""
+    ds.StudyDescription = patient.study_description
+    ds.SeriesDescription = patient.series_description
+    ds.PatientName = patient.patient_name
+    ds.PatientID = patient.patient_id
+    ds.PatientBirthDate = ""
+    ds.PatientSex = "O"
+    ds.StudyInstanceUID = source.study_instance_uid
+    ds.SeriesInstanceUID = source.series_instance_uid
+    ds.StudyID = "1"
+    ds.SeriesNumber = patient.series_number or 1
+
+
 def _header(study: SyntheticStudy, name: str) -> "object":
     """The DX For Presentation dataset (without pixel data) for ``study``."""
     from pydicom.dataset import Dataset
@@ -56,23 +76,9 @@ def _identity_modules(ds: "object", study: SyntheticStudy, name: str) -> None:
     ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
     ds.SOPClassUID = DX_FOR_PRESENTATION
     ds.SOPInstanceUID = r.source.sop_instance_uid
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = _STUDY_DATE
-    ds.StudyTime = ds.SeriesTime = ds.ContentTime = "120000"
-    ds.AccessionNumber = ""
     ds.Modality = "DX"
     ds.PresentationIntentType = "FOR PRESENTATION"
-    ds.Manufacturer = "vcfviewer simulator"
-    ds.ReferringPhysicianName = ""
-    ds.StudyDescription = r.patient.study_description
-    ds.SeriesDescription = r.patient.series_description
-    ds.PatientName = r.patient.patient_name
-    ds.PatientID = r.patient.patient_id
-    ds.PatientBirthDate = ""
-    ds.PatientSex = "O"
-    ds.StudyInstanceUID = r.source.study_instance_uid
-    ds.SeriesInstanceUID = r.source.series_instance_uid
-    ds.StudyID = "1"
-    ds.SeriesNumber = r.patient.series_number or 1
+    patient_study_series(ds, r.patient, r.source)
     ds.InstanceNumber = 1
     ds.DerivationDescription = f"simulated film {name}, seed {study.meta.get('seed')}"
 
