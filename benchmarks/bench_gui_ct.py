@@ -20,41 +20,16 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gui_review import Heartbeat, analyse_once, drag_steps, warm_up_once  # noqa: E402
+from bench_gui_review import (Heartbeat, analyse_once, drag_steps,  # noqa: E402
+                              open_review, warm_up_once)
 
 DEFAULT_CT = Path(__file__).resolve().parents[1].parent / "shared/data/ct-example/example_ct.nii.gz"
-
-
-def review_window(path: Path):
-    """(app, window, controller, volume): a review window showing the CT, private files."""
-    os.environ.setdefault("VCFVIEWER_HOME", tempfile.mkdtemp(prefix="vcf-bench-home-"))
-    from PySide6.QtCore import QSettings
-
-    from vcfviewer.gui.app import create_application
-    from vcfviewer.io.loader import load_path_sync
-
-    app = create_application(sys.argv[:1])
-    settings_dir = tempfile.mkdtemp(prefix="vcf-bench-settings-")
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
-    from vcfviewer.gui.main_window import MainWindow
-    from vcfviewer.gui.review import install_review
-
-    window = MainWindow(auto_analyse=False)
-    controller = install_review(window, offer_recovery=False, warm_up=False)
-    window.resize(1600, 1000)
-    window.show()
-    volume = load_path_sync(path)
-    window.image_view.show_volume(volume, path.name)
-    window.image_loaded.emit(volume)
-    app.processEvents()
-    return app, window, controller, volume
 
 
 def timed(app, action, count: int) -> list[float]:
@@ -83,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.ct.exists():
         print(f"no CT at {args.ct}; pass --ct PATH")
         return 1
-    app, window, controller, volume = review_window(args.ct)
+    app, window, controller, volume = open_review(args.ct)
     beat = Heartbeat()
     loading = warm_up_once(app, controller, beat)
     cold = analyse_once(app, controller, beat)

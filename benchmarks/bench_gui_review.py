@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -128,12 +129,20 @@ def drag_steps(app, controller, count: int) -> list[float]:
 
 def review_window(film: str):
     """(app, window, controller, image): a review window showing a sample film, private files."""
+    from vcfviewer.paths import sample_study_dir
+
+    return open_review(sample_study_dir() / f"{film}.dcm")
+
+
+def open_review(path: Path):
+    """(app, window, controller, image): a review window showing ``path`` (a film or a CT),
+    with private settings and home folders so the reader's own files are never touched."""
     os.environ.setdefault("VCFVIEWER_HOME", tempfile.mkdtemp(prefix="vcf-bench-home-"))
     from PySide6.QtCore import QSettings
 
+    from vcfviewer.core.image import Volume
     from vcfviewer.gui.app import create_application
     from vcfviewer.io.loader import load_path_sync
-    from vcfviewer.paths import sample_study_dir
 
     app = create_application(sys.argv[:1])
     settings_dir = tempfile.mkdtemp(prefix="vcf-bench-settings-")
@@ -145,8 +154,11 @@ def review_window(film: str):
     controller = install_review(window, offer_recovery=False, warm_up=False)
     window.resize(1600, 1000)
     window.show()
-    image = load_path_sync(sample_study_dir() / f"{film}.dcm")
-    window.image_view.show_radiograph(image, film)
+    image = load_path_sync(path)
+    if isinstance(image, Volume):
+        window.image_view.show_volume(image, path.name)
+    else:
+        window.image_view.show_radiograph(image, path.stem)
     window.image_loaded.emit(image)
     app.processEvents()
     return app, window, controller, image

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from vcfviewer.batch import marker
-from vcfviewer.batch.plan import BatchOptions, is_excluded, make_plan, study_key
+from vcfviewer.batch.plan import BatchOptions, is_excluded, make_plan
 from vcfviewer.batch.task import DONE_BEFORE, OK, StudyResult, StudyTask
 from vcfviewer.io.discovery import scan_sync
 

@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import ndimage
 
 from vcfviewer import __version__
 from vcfviewer.core.annotation import (

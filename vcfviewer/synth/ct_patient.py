@@ -17,7 +17,7 @@ from vcfviewer.synth import ct_bones as cb
 from vcfviewer.synth import ct_sacrum as cs
 from vcfviewer.synth.anatomy import to_world
 from vcfviewer.synth.ct_plan import PlannedCT
-from vcfviewer.synth.ct_render import Ellipsoid, Grid, LayeredNoise, profile_interp
+from vcfviewer.synth.ct_render import Ellipsoid, Grid, LayeredNoise
 from vcfviewer.synth.ct_soft import Organ, SoftPlan, SoftRenderer, Tube
 from vcfviewer.synth.options import SynthOptions
 

@@ -11,7 +11,7 @@ flagged ``cut_at_edge``. The sacrum (S1 segment) is included when any of it is v
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np

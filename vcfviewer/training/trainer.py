@@ -10,21 +10,18 @@ atomically.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vcfviewer import __version__
 from vcfviewer.models.inference import Analyzer, build_networks, split_state
 from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import load_state, sha256_file, verified_weights
-from vcfviewer.training import corpus
 from vcfviewer.training.data import LabelledFilm, body_example, film_example
 from vcfviewer.training.losses import body_loss, film_loss
 from vcfviewer.training.metrics import Tally, auroc, high_ppv_threshold, youden_threshold
