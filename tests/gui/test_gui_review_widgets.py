@@ -91,6 +91,20 @@ def test_detail_panel_shows_the_selected_body_and_the_study(qtbot, column):
     assert "Ha" not in panel.values() and "Study SDI" in panel.values()
 
 
+def test_the_model_notes_reach_the_reader(qtbot, column):
+    from dataclasses import replace
+
+    panel = DetailPanel()
+    qtbot.addWidget(panel)
+    panel.show_study(column, measure_study(column), None)
+    assert panel.values()["Study Model notes"] == "none"
+    noted = replace(column, flags=("T11 cut at the image edge: not measured",
+                                   "sacrum not found: levels numbered from the thoracolumbar "
+                                   "junction; check them"))
+    panel.show_study(noted, measure_study(noted), None)
+    assert panel.values()["Study Model notes"] == "\n".join(noted.flags)
+
+
 def test_flags_fold_unmeasurable_bodies_into_one_line():
     flags = ("lumbar count 4 (expected 5)", "T4 not measurable: landmarks out of order",
              "T5 not measurable: coincident points")

@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=48.0,
                    help="training-phase time budget; the learning rate decays over it and the "
                    "run stops when it is spent (0 = steps only)")
+    p.add_argument("--calibrate", metavar="MODEL",
+                   help="train nothing: set MODEL's threshold presets on --val-films validation "
+                   "films (its own modality and sizes) and rewrite its card")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_run)
 
@@ -63,7 +66,18 @@ def _run(args: argparse.Namespace) -> int:
                       data=tuple(args.data), resume=args.resume, max_minutes=args.max_minutes or None,
                       quiet=args.quiet)
     try:
-        run_training(cfg)
+        if args.calibrate:
+            from vcfviewer.models.registry import ModelCardError
+            from vcfviewer.training.run import calibrate
+
+            try:
+                thresholds = calibrate(args.calibrate, cfg)
+            except ModelCardError as exc:
+                raise TrainingError(str(exc)) from None
+            print(f"{args.calibrate}: balanced {thresholds['balanced']}, "
+                  f"high_ppv {thresholds['high_ppv']}")
+        else:
+            run_training(cfg)
     except TrainingError as exc:
         print(f"vcfviewer train: {exc}")
         return 2

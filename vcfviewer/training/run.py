@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict
+import json
+import os
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import torch
 
@@ -64,6 +67,53 @@ def run_training(cfg: TrainConfig) -> dict:
     if not cfg.quiet:
         corpus.stderr_say(f"wrote {path}\n")
     return metrics
+
+
+def config_for_card(card, base: TrainConfig) -> TrainConfig:
+    """``base`` with the network sizes and modality of a shipped model's card."""
+    spec = card.input
+    return replace(base, model_id=card.id, version=card.version,
+                   modality=spec.get("modality", "radiograph"),
+                   film_size=int(spec["film_size"]), body_size=int(spec["body_size"]),
+                   film_widths=tuple(spec["film_widths"]), body_widths=tuple(spec["body_widths"]),
+                   film_stem_stride=int(spec.get("film_stem_stride", 1)),
+                   crop_side_factor=float(spec.get("crop_side_factor", base.crop_side_factor)),
+                   fusion_weight=float(spec.get("fusion_weight", base.fusion_weight)),
+                   init=card.id)
+
+
+def calibrate(model_id: str, base: TrainConfig) -> dict:
+    """Set a shipped model's threshold presets on ``base.val_films`` validation films, weights
+    untouched, and rewrite its card; returns the new thresholds.
+
+    Why: a short run validates on few films, and with few positives every threshold in a wide
+    gap looks equally good; more validation films place the presets where they generalise.
+    """
+    from vcfviewer.models.registry import load_card
+
+    card = load_card(model_id)
+    cfg = config_for_card(card, base)
+    trainer = Trainer(cfg)
+    say = None if cfg.quiet else corpus.stderr_say
+    val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
+                                                    cfg.spacing_range, cfg.workers,
+                                                    keep_images=True, say=say,
+                                                    modality=cfg.modality)]
+    thresholds = trainer.thresholds(val)
+    data = card.to_json()
+    data["thresholds"] = {k: thresholds[k] for k in ("balanced", "high_ppv")}
+    data["metrics"] = {**data.get("metrics", {}),
+                       "validation": trainer.validate(val, thresholds["balanced"]),
+                       "validation_auroc": thresholds["validation_auroc"]}
+    data["training"] = {**data.get("training", {}),
+                        "calibration": {"validation_films": len(val),
+                                        "seeds": [corpus.val_seeds(1)[0], len(val)],
+                                        "spacing_mm": list(cfg.spacing_range)}}
+    path = Path(card.path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return thresholds
 
 
 def _jsonable(value):

@@ -65,6 +65,7 @@ def body_values(finding: VertebraFinding, m: VertebraMeasurement | None,
     return out
 
 
+MODEL_NOTES = "Model notes"
 _UNMEASURABLE = re.compile(r"^(\S+) not measurable: ")
 
 
@@ -88,6 +89,9 @@ def study_values(annotation: StudyAnnotation, ms: StudyMeasurements, model_text:
         "SDI": f"{ms.sdi} (measured {ms.sdi_measured})",
         "Fractures": fmt.fractured_levels(annotation.findings, ms),
         "Flags": summarise_flags(ms.warnings),
+        # What the model noted when it proposed (cut bodies left out, no sacrum found, a grade
+        # the landmarks disagree with): kept as said, even after the reader's corrections.
+        MODEL_NOTES: "\n".join(annotation.flags) if annotation.flags else "none",
         "Model": model_text or fmt.DASH,
         "Status": status,
     }
@@ -179,7 +183,8 @@ class DetailPanel(QScrollArea):
             self.study_form.hide()
             return
         self._study = study_values(annotation, ms, model_text)
-        self.study_form.show_values("Study", self._study, {"Flags"} if ms.warnings else set())
+        flagged = ({"Flags"} if ms.warnings else set()) | ({MODEL_NOTES} if annotation.flags else set())
+        self.study_form.show_values("Study", self._study, flagged)
         self.study_form.show()
         finding = next((f for f in annotation.findings if f.finding_id == selected), None)
         if finding is None:
