@@ -46,3 +46,30 @@ def test_calibrate_names_a_missing_model(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
     assert main(["train", "--calibrate", "nope", "--quiet"]) == 2
     assert "nope.json" in capsys.readouterr().out
+
+
+def test_calibrate_on_a_synth_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcfviewer.__main__ import main
+
+    card_path = _tiny_model(tmp_path / "models")
+    val = tmp_path / "val"
+    assert main(["synth", str(val), "--count", "2", "--seed", "800100", "--spacing", "1.3",
+                 "--quiet"]) == 0
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path / "models"))
+    assert main(["train", "--calibrate", "tiny", "--val-data", str(val), "--threads", "1",
+                 "--quiet"]) == 0
+    card = json.loads(card_path.read_text())
+    assert card["training"]["calibration"] == {"validation_folders": [str(val)], "studies": 2}
+    assert card["metrics"]["validation"]["images"] == 2
+
+
+def test_calibrate_on_an_empty_folder_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    from vcfviewer.__main__ import main
+
+    _tiny_model(tmp_path / "models")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path / "models"))
+    assert main(["train", "--calibrate", "tiny", "--val-data", str(tmp_path / "empty"),
+                 "--quiet"]) == 2
+    assert "no ground-truth annotation JSON" in capsys.readouterr().out

@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", metavar="MODEL",
                    help="train nothing: set MODEL's threshold presets on --val-films validation "
                    "films (its own modality and sizes) and rewrite its card")
+    p.add_argument("--val-data", type=Path, action="append", default=[], metavar="FOLDER",
+                   help="with --calibrate: calibrate on this folder written by 'vcfviewer synth' "
+                   "(validation seeds only; repeatable) instead of simulating --val-films")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_run)
 
@@ -71,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
             from vcfviewer.training.run import calibrate
 
             try:
-                thresholds = calibrate(args.calibrate, cfg)
+                thresholds = calibrate(args.calibrate, cfg, tuple(args.val_data))
             except ModelCardError as exc:
                 raise TrainingError(str(exc)) from None
             print(f"{args.calibrate}: balanced {thresholds['balanced']}, "

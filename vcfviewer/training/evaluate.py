@@ -54,7 +54,6 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
                     preset: str = "balanced", limit: int | None = None,
                     say: Callable[[str], None] | None = None) -> dict:
     """Metrics of the model on every study in ``folder`` (see issue 5 for the list)."""
-    from vcfviewer.core.image import Volume
     from vcfviewer.io.loader import load_path_sync
     from vcfviewer.models.inference import Analyzer
     from vcfviewer.models.registry import model_id_for
@@ -70,13 +69,9 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
     for i, (_, image_path, truth) in enumerate(studies, 1):
         image = load_path_sync(image_path)
         start = time.perf_counter()
-        if isinstance(image, Volume):
-            proposal = run_to_completion(analyzer.analyze_volume(image))
-        else:
-            proposal = analyzer.analyze_sync(image)
+        proposal = predict(analyzer, image)
         seconds += time.perf_counter() - start
-        spacing = _row_spacing(proposal.annotation.image.pixel_spacing)
-        tally.add(truth, proposal.annotation, spacing, analyzer.threshold)
+        tally.add(truth, proposal.annotation, scored_spacing(proposal), analyzer.threshold)
         if say:
             say(f"\revaluating {i}/{len(studies)}")
     if say:
@@ -89,6 +84,27 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
     return summary
 
 
-def _row_spacing(spacing: tuple[float, float] | None) -> float | None:
+def predict(analyzer, image):
+    """The analyzer's proposal for a film, or for a whole CT volume."""
+    from vcfviewer.core.image import Volume
+
+    if isinstance(image, Volume):
+        return run_to_completion(analyzer.analyze_volume(image))
+    return analyzer.analyze_sync(image)
+
+
+def scored_spacing(proposal) -> float | None:
     """mm per pixel of the analysed image (a CT's reformat plane), None without spacing."""
+    spacing = proposal.annotation.image.pixel_spacing
     return float(spacing[0]) if spacing else None
+
+
+def load_studies(folders, limit: int | None = None) -> list[tuple]:
+    """(image, truth) for every study under ``folders`` (as ``vcfviewer synth`` writes them)."""
+    from vcfviewer.io.loader import load_path_sync
+
+    studies = [s for folder in folders for s in iter_studies(Path(folder))][:limit]
+    if not studies:
+        raise EvaluationError(f"{', '.join(map(str, folders))}: no ground-truth annotation JSON "
+                              "with its image found")
+    return [(load_path_sync(image), truth) for _, image, truth in studies]

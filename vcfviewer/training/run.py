@@ -82,9 +82,10 @@ def config_for_card(card, base: TrainConfig) -> TrainConfig:
                    init=card.id)
 
 
-def calibrate(model_id: str, base: TrainConfig) -> dict:
-    """Set a shipped model's threshold presets on ``base.val_films`` validation films, weights
-    untouched, and rewrite its card; returns the new thresholds.
+def calibrate(model_id: str, base: TrainConfig, val_data: tuple[Path, ...] = ()) -> dict:
+    """Set a shipped model's threshold presets on ``base.val_films`` simulated validation films
+    (or on the studies of ``val_data``, folders written by ``vcfviewer synth`` from validation
+    seeds), weights untouched, and rewrite its card; returns the new thresholds.
 
     Why: a short run validates on few films, and with few positives every threshold in a wide
     gap looks equally good; more validation films place the presets where they generalise.
@@ -95,20 +96,28 @@ def calibrate(model_id: str, base: TrainConfig) -> dict:
     cfg = config_for_card(card, base)
     trainer = Trainer(cfg)
     say = None if cfg.quiet else corpus.stderr_say
-    val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
-                                                    cfg.spacing_range, cfg.workers,
-                                                    keep_images=True, say=say,
-                                                    modality=cfg.modality)]
+    if val_data:
+        from vcfviewer.training.evaluate import EvaluationError, load_studies
+
+        try:
+            val = load_studies(val_data)
+        except EvaluationError as exc:
+            raise TrainingError(str(exc)) from None
+        source = {"validation_folders": [str(f) for f in val_data], "studies": len(val)}
+    else:
+        val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
+                                                        cfg.spacing_range, cfg.workers,
+                                                        keep_images=True, say=say,
+                                                        modality=cfg.modality)]
+        source = {"validation_films": len(val), "seeds": [corpus.val_seeds(1)[0], len(val)],
+                  "spacing_mm": list(cfg.spacing_range)}
     thresholds = trainer.thresholds(val)
     data = card.to_json()
     data["thresholds"] = {k: thresholds[k] for k in ("balanced", "high_ppv")}
     data["metrics"] = {**data.get("metrics", {}),
                        "validation": trainer.validate(val, thresholds["balanced"]),
                        "validation_auroc": thresholds["validation_auroc"]}
-    data["training"] = {**data.get("training", {}),
-                        "calibration": {"validation_films": len(val),
-                                        "seeds": [corpus.val_seeds(1)[0], len(val)],
-                                        "spacing_mm": list(cfg.spacing_range)}}
+    data["training"] = {**data.get("training", {}), "calibration": source}
     path = Path(card.path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

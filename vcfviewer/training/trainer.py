@@ -297,14 +297,15 @@ class Trainer:
                          thresholds=thresholds or {"balanced": 0.5, "high_ppv": 0.8})
 
     def predictions(self, val: list) -> list[tuple]:
-        """(truth annotation, predicted annotation, spacing) for each validation film."""
+        """(truth annotation, predicted annotation, spacing) for each validation image."""
         analyzer = Analyzer.from_networks(self.provisional_card(), self.film_net, self.body_net,
                                           device=str(self.device))
+        from vcfviewer.training.evaluate import predict, scored_spacing
+
         out = []
-        for radiograph, truth in val:
-            proposal = analyzer.analyze_sync(radiograph)
-            spacing = radiograph.spacing_mm[0] if radiograph.spacing_mm else None
-            out.append((truth, proposal.annotation, spacing))
+        for image, truth in val:  # a film, or a whole CT volume when calibrating on a folder
+            proposal = predict(analyzer, image)
+            out.append((truth, proposal.annotation, scored_spacing(proposal)))
         return out
 
     def validate(self, val: list, threshold: float = 0.5) -> dict:
