@@ -66,13 +66,9 @@ def _target_mark(key: str, value: object) -> str:
 
 
 def _update_card(model_id: str | None, summary: dict) -> None:
-    import os
-
-    from vcfviewer.models.registry import load_card
+    from vcfviewer.models.registry import load_card, write_card
 
     card = load_card(model_id)
     data = card.to_json()
     data["metrics"] = {**data.get("metrics", {}), "test": summary}
-    tmp = card.path.with_name(card.path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, card.path)
+    write_card(data, card.path)

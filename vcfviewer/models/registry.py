@@ -80,6 +80,13 @@ def card_from_json(data: dict[str, Any], path: Path | None = None) -> ModelCard:
     return ModelCard(**{k: data[k] for k in keys if k in data}, path=path)
 
 
+def write_card(data: dict[str, Any], path: Path) -> Path:
+    """Write a card's JSON object to ``path`` atomically (a crash never leaves half a card)."""
+    from vcfviewer.io.atomic import write_text
+
+    return write_text(path, json.dumps(data, indent=2) + "\n")
+
+
 def load_card(model_id: str | None = None, folder: Path | None = None) -> ModelCard:
     """Read ``<models dir>/<model_id>.json`` (default model when None)."""
     model_id = model_id or DEFAULT_MODEL_ID

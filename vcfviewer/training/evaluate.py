@@ -99,11 +99,11 @@ def scored_spacing(proposal) -> float | None:
     return float(spacing[0]) if spacing else None
 
 
-def load_studies(folders, limit: int | None = None) -> list[tuple]:
+def load_studies(folders) -> list[tuple]:
     """(image, truth) for every study under ``folders`` (as ``vcfviewer synth`` writes them)."""
     from vcfviewer.io.loader import load_path_sync
 
-    studies = [s for folder in folders for s in iter_studies(Path(folder))][:limit]
+    studies = [s for folder in folders for s in iter_studies(Path(folder))]
     if not studies:
         raise EvaluationError(f"{', '.join(map(str, folders))}: no ground-truth annotation JSON "
                               "with its image found")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import platform
 import time
-import json
-import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -90,7 +88,7 @@ def calibrate(model_id: str, base: TrainConfig, val_data: tuple[Path, ...] = ())
     Why: a short run validates on few films, and with few positives every threshold in a wide
     gap looks equally good; more validation films place the presets where they generalise.
     """
-    from vcfviewer.models.registry import load_card
+    from vcfviewer.models.registry import load_card, write_card
 
     card = load_card(model_id)
     cfg = config_for_card(card, base)
@@ -118,10 +116,7 @@ def calibrate(model_id: str, base: TrainConfig, val_data: tuple[Path, ...] = ())
                        "validation": trainer.validate(val, thresholds["balanced"]),
                        "validation_auroc": thresholds["validation_auroc"]}
     data["training"] = {**data.get("training", {}), "calibration": source}
-    path = Path(card.path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_card(data, card.path)
     return thresholds
 
 

@@ -20,9 +20,11 @@ import numpy as np
 import torch
 
 from vcfviewer.models.inference import Analyzer, build_networks, split_state
-from vcfviewer.models.registry import ModelCard
+from vcfviewer.io.atomic import atomic_path
+from vcfviewer.models.registry import ModelCard, write_card
 from vcfviewer.models.weights import load_state, sha256_file, verified_weights
 from vcfviewer.training.data import LabelledFilm, body_example, film_example
+from vcfviewer.training.evaluate import predict, scored_spacing
 from vcfviewer.training.losses import body_loss, film_loss
 from vcfviewer.training.metrics import Tally, auroc, high_ppv_threshold, youden_threshold
 
@@ -300,8 +302,6 @@ class Trainer:
         """(truth annotation, predicted annotation, spacing) for each validation image."""
         analyzer = Analyzer.from_networks(self.provisional_card(), self.film_net, self.body_net,
                                           device=str(self.device))
-        from vcfviewer.training.evaluate import predict, scored_spacing
-
         out = []
         for image, truth in val:  # a film, or a whole CT volume when calibrating on a folder
             proposal = predict(analyzer, image)
@@ -343,19 +343,14 @@ class Trainer:
         state = {f"film.{k}": v.detach().cpu().contiguous() for k, v in self.film_net.state_dict().items()}
         state.update({f"body.{k}": v.detach().cpu().contiguous()
                       for k, v in self.body_net.state_dict().items()})
-        tmp = weights.with_name(weights.name + ".tmp")
-        save_file(state, str(tmp), metadata={"model_id": self.cfg.model_id,
-                                             "version": self.cfg.version})
-        os.replace(tmp, weights)
+        with atomic_path(weights) as tmp:
+            save_file(state, str(tmp), metadata={"model_id": self.cfg.model_id,
+                                                 "version": self.cfg.version})
         card = replace(self.provisional_card({k: thresholds[k] for k in ("balanced", "high_ppv")}),
                        sha256=sha256_file(weights), metrics=metrics, training=recipe,
                        design=DESIGN if self.cfg.modality != "ct" else {**DESIGN, **CT_DESIGN},
                        description=DESCRIPTION if self.cfg.modality != "ct" else CT_DESCRIPTION)
-        path = self.cfg.out_dir / f"{self.cfg.model_id}.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(card.to_json(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_card(card.to_json(), self.cfg.out_dir / f"{self.cfg.model_id}.json")
 
 
 def _rethreshold(annotation, threshold: float):
