@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vcfviewer.models.postprocess import (column_angles, find_peaks, number_levels, parse_film,
-                                          split_instances)
+from vcfviewer.models.postprocess import (column_angles, find_peaks, merge_stacked, number_levels,
+                                          parse_film, split_instances)
 
 
 def _maps(n_bodies: int, fractured: tuple[int, ...] = (), lumbar_from: int = 0, gap: int = 3,
@@ -101,3 +101,28 @@ def test_column_angles_follow_neighbours() -> None:
 def test_number_levels_empty() -> None:
     parse = number_levels([], None)
     assert parse.bodies == () and parse.levels == ()
+
+
+def _box(rows: slice, cols: slice, size: int = 128) -> np.ndarray:
+    mask = np.zeros((size, size), bool)
+    mask[rows, cols] = True
+    return mask
+
+
+def test_merge_stacked_joins_the_two_halves_of_one_body() -> None:
+    # Bodies 15 px apart along the column; the third is split left/right (same height).
+    masks = [_box(slice(y, y + 12), slice(50, 66)) for y in (6, 21)]
+    masks += [_box(slice(36, 48), slice(50, 58)), _box(slice(36, 48), slice(58, 66))]
+    masks += [_box(slice(y, y + 12), slice(50, 66)) for y in (51, 66)]
+    merged = merge_stacked(masks)
+    assert len(merged) == 5
+    assert merged[2].sum() == 12 * 16  # both halves, one body
+
+
+def test_merge_stacked_keeps_a_crushed_body_between_its_neighbours() -> None:
+    # A grade 3 body (5 px tall) between normal ones: 11.5 px from each neighbour's centre along
+    # the column, against a typical spacing of 15: well above the 0.45 cut, so it stays.
+    masks = [_box(slice(y, y + 12), slice(50, 66)) for y in (6, 21)]
+    masks += [_box(slice(36, 41), slice(50, 66))]
+    masks += [_box(slice(y, y + 12), slice(50, 66)) for y in (44, 59)]
+    assert len(merge_stacked(masks)) == 5

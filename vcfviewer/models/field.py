@@ -1,0 +1,127 @@
+"""The exposed field: the part of a film the X-rays reached, as opposed to collimator or shutter
+borders painted in by the modality.
+
+A body whose landmarks reach the edge of the exposed field is cut and cannot be measured; the
+simulator's truth leaves such a body out (``synth.geometry``) and so does a reader. The image border
+alone is not that edge: a film with collimation has a flat band (black for an electronic shutter,
+light grey for a lead collimator) between the border and the anatomy, and a body half hidden
+under it used to be proposed with landmarks hallucinated onto the band.
+
+The band is found side by side: flat (near-constant) pixels reaching in from the image border to
+a straight edge. Exposed anatomy is never flat at this scale (quantum noise and texture give
+every exposed pixel a local spread), except where the film saturates: a dark lung field or air
+beside the patient. Those are flat but ragged, so a side counts as collimated only when its
+flat border ends on a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+GRID = 1024  # longer side of the working grid (source films are 1500-3000 px)
+FLAT_SPREAD = 2e-3  # local std, as a share of the 1-99 % intensity range, below which a pixel is flat
+MIN_STRAIGHT_SHARE = 0.4  # of a side's profile that must follow one line for it to be a band
+LINE_TOLERANCE = 3.0  # cells: a collimator edge is sharp; a ragged saturated border is not
+MAX_TILT = 0.09  # slope of the band's edge (about 5 degrees): collimators are near-square to the film
+
+
+@dataclass(frozen=True)
+class ExposedField:
+    """Distance (source pixels) from each working-grid cell to the nearest unexposed cell or border."""
+
+    distance: np.ndarray  # float32 (h, w) on the working grid
+    scale_x: float  # grid cells per source pixel
+    scale_y: float
+    source_shape: tuple[int, int]  # (rows, columns) of the source film
+
+    def depth(self, points: np.ndarray) -> np.ndarray:
+        """How far inside the exposed field (source pixels) each source [x, y] point lies; <= 0
+        for points outside it or off the image."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        h, w = self.distance.shape
+        gx = (pts[:, 0] + 0.5) * self.scale_x - 0.5
+        gy = (pts[:, 1] + 0.5) * self.scale_y - 0.5
+        inside = (gx >= -0.5) & (gx <= w - 0.5) & (gy >= -0.5) & (gy <= h - 0.5)
+        ix = np.clip(np.round(gx).astype(int), 0, w - 1)
+        iy = np.clip(np.round(gy).astype(int), 0, h - 1)
+        return np.where(inside, self.distance[iy, ix], 0.0)
+
+
+def flat_pixels(grid: np.ndarray) -> np.ndarray:
+    """Near-constant pixels (bool): local 3x3 spread under ``FLAT_SPREAD`` of the intensity range."""
+    lo, hi = np.percentile(grid[::2, ::2], [1, 99])
+    span = float(hi - lo) or 1.0
+    g = (grid - lo) / span
+    mean = cv2.blur(g, (3, 3))
+    spread = np.sqrt(np.maximum(cv2.blur(g * g, (3, 3)) - mean * mean, 0.0))
+    return spread < FLAT_SPREAD
+
+
+def band_depth(flat: np.ndarray) -> np.ndarray | None:
+    """Depth (cells) of a straight flat band along the top edge of ``flat``, per column, or None.
+
+    A collimator or shutter border is straight (it may be tilted by a degree or two), so the
+    depth at which the first non-flat pixel appears is a line along the side. Saturated lung or
+    air is flat too but ragged, and burned-in text on a band interrupts it locally: both are
+    outliers of the line fit, and a side whose profile is not mostly a line has no band.
+    """
+    h, w = flat.shape
+    cols = np.linspace(0, w - 1, min(w, 128)).astype(int)
+    first = np.argmin(flat[:, cols], axis=0)  # first non-flat row (0 when the edge is exposed)
+    first[flat[:, cols].all(axis=0)] = h
+    x = cols.astype(np.float64)
+    line = np.full_like(x, float(np.median(first)))
+    tol = LINE_TOLERANCE
+    for _ in range(3):
+        inliers = np.abs(first - line) <= tol
+        if inliers.sum() < 2:
+            return None
+        line = np.polyval(np.polyfit(x[inliers], first[inliers], 1), x)
+    inliers = np.abs(first - line) <= tol
+    slope, offset = np.polyfit(x[inliers], first[inliers], 1)
+    if inliers.mean() < MIN_STRAIGHT_SHARE or abs(slope) > MAX_TILT or line.mean() < 1.0:
+        return None
+    return slope * np.arange(w, dtype=np.float64) + offset
+
+
+def collimated(grid: np.ndarray) -> np.ndarray:
+    """Cells under a collimator/shutter band on any of the four sides (bool, grid shape)."""
+    flat = flat_pixels(grid)
+    out = np.zeros_like(flat)
+    rows = np.arange(flat.shape[0])[:, None]
+    cols = np.arange(flat.shape[1])[None, :]
+    # Each side seen as "the top" of a rotated view; the band's depth line maps back per side.
+    top = band_depth(flat)
+    if top is not None:
+        out |= rows < np.round(top)[None, :]
+    bottom = band_depth(flat[::-1])
+    if bottom is not None:
+        out |= rows >= flat.shape[0] - np.round(bottom)[None, :]
+    left = band_depth(flat.T)
+    if left is not None:
+        out |= cols < np.round(left)[:, None]
+    right = band_depth(flat.T[::-1])
+    if right is not None:
+        out |= cols >= flat.shape[1] - np.round(right)[:, None]
+    return out
+
+
+def exposed_field(pixels: np.ndarray) -> ExposedField:
+    """The exposed field of a 2-D film (any intensity scale, bone bright or dark)."""
+    src = np.asarray(pixels, dtype=np.float32)
+    rows, cols = src.shape
+    f = min(1.0, GRID / max(rows, cols))
+    w, h = max(2, int(round(cols * f))), max(2, int(round(rows * f)))
+    grid = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA) if f < 1.0 else src.copy()
+    grid = np.nan_to_num(grid, nan=float(np.nanmin(grid)) if np.isfinite(grid).any() else 0.0)
+    exposed = ~collimated(grid)
+    # Pad with one unexposed cell so the image border counts as the field's edge too.
+    padded = np.pad(exposed.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    sx, sy = w / cols, h / rows
+    # Centre-to-centre cell distances → distance from the edge (half a cell less), in source
+    # pixels (the grid is near-isotropic; the mean scale will do).
+    return ExposedField(((dist - 0.5) / ((sx + sy) / 2)).astype(np.float32), sx, sy, (rows, cols))
