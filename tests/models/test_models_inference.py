@@ -101,3 +101,29 @@ def test_shipped_weights_round_trip_through_safetensors(tmp_path: Path,
     assert torch.allclose(a, b)
     assert json.loads(card_path.read_text())["sha256"] != "0" * 64
     assert choose_device("cpu").type == "cpu"
+
+
+def test_a_film_without_bodies_is_flagged_not_silently_empty() -> None:
+    from dataclasses import replace
+
+    rad, _, _ = box_study()
+    noise = np.random.default_rng(0).normal(0.5, 0.02, rad.pixels.shape).astype(np.float32)
+    analyzer = Analyzer("vcf-lateral", device="cpu")
+    ann = analyzer.analyze_sync(replace(rad, pixels=noise)).annotation
+    assert not ann.vertebrae
+    assert any(f.startswith("no vertebral body found") for f in ann.flags), ann.flags
+
+
+def test_mirror_averaging_maps_the_mirrored_pass_back() -> None:
+    from vcfviewer.models.inference import FilmOutput, average_mirrored
+
+    maps = np.zeros((4, 8, 8))
+    maps[1, 2, 1] = 1.0  # "fractured" at x = 1 in the plain frame
+    mirrored = np.zeros((4, 8, 8))
+    mirrored[1, 2, 6] = 1.0  # the same pixel seen in the mirror image (x = 7 - 1)
+    centre = np.zeros((8, 8))
+    out = average_mirrored(FilmOutput(maps, maps, centre, 0.9, 0.1),
+                           FilmOutput(mirrored, mirrored, centre, 0.3, 0.3))
+    assert out.fracture[1, 2, 1] == 1.0 and out.fracture[1].sum() == 1.0
+    # The mirror image of a right-facing patient faces left: 0.9 and 1 - 0.3 agree.
+    assert out.faces_right == pytest.approx(0.8) and out.inverted == pytest.approx(0.2)
