@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vcfviewer.core.annotation import BodyMask, VertebraFinding
-from vcfviewer.models.assemble import EDGE_MARGIN_FRACTION, _drop_cut
+from vcfviewer.models.assemble import EDGE_MARGIN_FRACTION, MASK_EDGE_CELLS, _drop_cut
 from vcfviewer.models.field import exposed_field
 
 ROWS, COLS = 1200, 900
@@ -84,6 +84,23 @@ def test_bodies_reaching_into_the_band_are_cut_and_whole_ones_kept() -> None:
     assert [f.level for f in kept] == ["L2"] and cut == ["L3"]
     # Judged against the image border alone, the body under the band would have been kept.
     kept, cut = _drop_cut([whole, under_band], img.shape, None)
+    assert cut == []
+
+
+def test_a_mask_stopping_within_a_crop_cell_of_the_band_marks_the_body_cut() -> None:
+    # The body network's mask of a cut body stops about one crop cell short of the band, with
+    # its landmarks drawn further inside: the landmark test alone keeps such a body.
+    img = _left_band(_film(), depth=150, tilt=0.0, value=0.0)
+    field = exposed_field(img)
+    cell = 4.0  # source px per crop cell on a full-size film
+    near = _finding("L3", 150 + cell, 600)  # mask 4 px (1 cell) from the band's edge
+    landmarks_inside = near.landmarks + [10.0, 0.0]
+    near = VertebraFinding(level="L3", landmarks=landmarks_inside, mask=near.mask)
+    clear = _finding("L2", 150 + 3 * MASK_EDGE_CELLS * cell, 400)  # three times the reach away
+    kept, cut = _drop_cut([clear, near], img.shape, field, [cell, cell])
+    assert [f.level for f in kept] == ["L2"] and cut == ["L3"]
+    # Without crop cells (the old rule) only a mask running into the band cuts a body.
+    kept, cut = _drop_cut([clear, near], img.shape, field)
     assert cut == []
 
 

@@ -55,6 +55,16 @@ def test_lumbar_count_other_than_five_is_flagged_not_forced() -> None:
     assert any("lumbar count 4" in f for f in parse.flags)
 
 
+def test_a_film_starting_below_l1_is_not_flagged_for_four_lumbar_bodies() -> None:
+    frac, level, centre = _maps(4, lumbar_from=0)  # L2-L5 above the sacrum, all lumbar-looking
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert parse.levels == ("L2", "L3", "L4", "L5") and parse.flags == ()
+    # The same film whose level task calls the top body thoracic disagrees with the numbering.
+    frac, level, centre = _maps(4, lumbar_from=1)
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert any("lumbar count 3, expected 4" in f for f in parse.flags)
+
+
 def test_without_sacrum_numbering_uses_the_thoracolumbar_junction() -> None:
     frac, level, centre = _maps(4, lumbar_from=1, sacrum=False)
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
@@ -72,6 +82,23 @@ def test_body_cut_at_film_edge_is_dropped() -> None:
     frac, level, centre = _maps(5)
     parse = parse_film(frac, level, centre, (6, 0, 128, 128))
     assert len(parse.bodies) == 5 and parse.flags == ()
+
+
+def test_a_crushed_body_fused_with_its_neighbour_is_split_at_its_weak_peak() -> None:
+    frac, level, centre = _maps(6, gap=3)
+    # Bodies 2 (crushed: rows 36-41) and 3 (rows 51-62) fuse through rows 42-50; the crushed
+    # body's centre peak is weak (0.25, under the 0.3 every other peak must reach).
+    frac[:, 36:51, 50:66] = 0
+    frac[2, 36:51, 50:66] = 1.0
+    frac[0, 42:51, 50:66] = 0  # no disc gap left
+    centre[36 + 6, 58] = 0.0
+    centre[39, 58] = 0.25
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert len(parse.bodies) == 6
+    # The same weak maximum inside a body of ordinary size is a doubled peak, not a body.
+    frac, level, centre = _maps(6, gap=3)
+    centre[10, 58] = 0.25
+    assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 6
 
 
 def test_two_peaks_inside_one_body_do_not_split_it() -> None:

@@ -74,12 +74,19 @@ def test_a_real_model_gives_figures_in_range(films: Path, tmp_path: Path,
                       model_id="tiny", threads=1)
     Trainer(cfg).export({"balanced": 0.5, "high_ppv": 0.8}, {}, {})
     monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
-    assert main(["evaluate", "--data", str(films), "--model", "tiny", "--json"]) == 0
+    assert main(["evaluate", "--data", str(films), "--model", "tiny", "--json",
+                 "--failures"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["images"] == 2 and out["model_id"] == "tiny"
     rates = [v for k, v in out.items() if k.startswith(("detection_", "whole_", "fracture_image"))]
     assert all(v is None or 0.0 <= v <= 1.0 for v in rates)
     assert np.isfinite(out["seconds_per_image"])
+    # Every image whose column is not entirely right is listed with at least one reason.
+    failures = out["column_failures"]
+    assert len(failures) == round(2 * (1 - out["whole_column_correct"]))
+    assert all(f["image"].startswith("synth_") and f["problems"] for f in failures)
+    assert main(["evaluate", "--data", str(films), "--model", "tiny", "--failures"]) == 0
+    assert f"columns not entirely right: {len(failures)}" in capsys.readouterr().out
 
 
 def test_a_folder_without_truths_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

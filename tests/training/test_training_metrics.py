@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vcfviewer.core.annotation import BodyMask
-from vcfviewer.training.metrics import (Tally, auroc, dice, high_ppv_threshold, match_bodies,
-                                        weighted_kappa, youden_threshold)
+from vcfviewer.training.metrics import (Tally, auroc, column_problems, dice, high_ppv_threshold,
+                                        match_bodies, weighted_kappa, youden_threshold)
 
 
 def test_auroc_hand_computed_with_ties() -> None:
@@ -66,3 +66,29 @@ def test_matching_and_tally_on_a_perfect_and_a_shifted_prediction() -> None:
     s = tally.summary(0.5)
     assert s["landmark_error_mm_mean"] == pytest.approx(0.5)
     assert s["detection_recall"] == 1.0
+
+
+def test_column_problems_name_each_wrong_body() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study()
+    bodies = [f for f in truth.findings if f.level != "S1"]
+    assert column_problems(truth, truth) == []
+    # The top body missed, the next one named wrongly, and a copy of the lowest body (named T5)
+    # moved far below the sacrum: one phrase each.
+    top, second, low = bodies[0], bodies[1], bodies[-1]
+    far = replace(low, landmarks=low.landmarks + [0, 10 * np.ptp(low.landmarks[:, 1])],
+                  level="T5", finding_id="far")
+    pred = [f for f in truth.findings if f is not top and f is not second]
+    pred += [replace(second, level="T1"), far]
+    problems = column_problems(truth, replace(truth, findings=tuple(pred)))
+    assert problems == [f"missed {top.level}", f"{second.level} named T1",
+                        "extra T5 (no body there)"]
+    tally = Tally()
+    tally.add(truth, replace(truth, findings=tuple(pred)), 1.0, 0.5, name="film-7")
+    assert tally.column_failures == [("film-7", problems)]
+    assert tally.summary(0.5)["whole_column_correct"] == 0.0

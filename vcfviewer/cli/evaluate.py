@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     p.add_argument("--limit", type=int, default=None, help="only the first N studies")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--failures", action="store_true",
+                   help="also list every image whose column is not entirely right, and why")
     p.add_argument("--update-card", action="store_true",
                    help="store the metrics in the model card as its held-out test figures")
     p.set_defaults(handler=_run)
@@ -40,14 +42,20 @@ def _run(args: argparse.Namespace) -> int:
     except (EvaluationError, WeightsError, ModelCardError) as exc:
         print(f"vcfviewer evaluate: {exc}")
         return 2
+    failures = summary.pop("column_failures")
     if args.update_card:
         _update_card(args.model, summary)
     if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        for key, value in summary.items():
-            mark = _target_mark(key, value)
-            print(f"{key:34s} {value}{mark}")
+        print(json.dumps({**summary, **({"column_failures": failures} if args.failures else {})},
+                         indent=2))
+        return 0
+    for key, value in summary.items():
+        mark = _target_mark(key, value)
+        print(f"{key:34s} {value}{mark}")
+    if args.failures:
+        print(f"\ncolumns not entirely right: {len(failures)}")
+        for failure in failures:
+            print(f"  {failure['image']}: {'; '.join(failure['problems'])}")
     return 0
 
 

@@ -32,6 +32,10 @@ EDGE_MARGIN_FRACTION = 0.001  # chosen on the 60 validation films (0.0005-0.001 
 # body cut by the scan's end stop a little short of it, hence the wider margin (set on films
 # before the exposed field existed, kept because the CT model's figures were measured with it).
 BORDER_MARGIN_FRACTION = 0.005
+# The body network draws masks on its crop grid (about 4 source pixels a cell on a full-size
+# film) and its mask of a cut body stops short of the field's edge by about a cell. A mask that
+# comes this close (in crop cells) to the edge marks the body as running out of the field.
+MASK_EDGE_CELLS = 1.5
 
 
 def crop_side(area_source_px: float, factor: float = CROP_SIDE_FACTOR) -> float:
@@ -120,7 +124,8 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
         probs.append(p)
         findings.append(VertebraFinding(level=level, landmarks=points, fracture_probability=p,
                                         mask=_body_mask(body_out["mask"][i], crop_tfs[i], shape)))
-    findings, cut = _drop_cut(findings, shape, field)
+    cells = [tf.source_px_per_crop_px for tf in crop_tfs]
+    findings, cut = _drop_cut(findings, shape, field, cells)
     _resolve_overlaps(findings)
     if parse.sacrum is not None:
         full = transform.mask_to_source(parse.sacrum) > 0
@@ -143,16 +148,20 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
 
 
 def _drop_cut(findings: list[VertebraFinding], shape: tuple[int, int],
-              field: ExposedField | None = None) -> tuple[list[VertebraFinding], list[str]]:
-    """Bodies whose landmarks reach the edge of the exposed field (within the margin) are left out."""
+              field: ExposedField | None = None, cells: list[float] | None = None
+              ) -> tuple[list[VertebraFinding], list[str]]:
+    """Bodies whose landmarks reach the edge of the exposed field (within the margin), or whose
+    masks come within ``MASK_EDGE_CELLS`` crop cells (``cells``: source px per cell, one per
+    finding) of it, are left out."""
     margin = (EDGE_MARGIN_FRACTION if field is not None else BORDER_MARGIN_FRACTION) * max(shape)
+    cells = cells if cells is not None else [0.0] * len(findings)
     kept, cut = [], []
-    for f in findings:
+    for f, cell in zip(findings, cells):
         if field is not None:
             # The mask running into the field's edge is the other sign of a cut body: the body
             # network was trained on whole bodies and may draw a cut one's landmarks inside.
             inside = bool((field.depth(f.landmarks) >= margin).all()) and not _mask_reaches_edge(
-                f.mask, field)
+                f.mask, field, MASK_EDGE_CELLS * cell)
         else:
             x, y = f.landmarks[:, 0], f.landmarks[:, 1]
             inside = (x >= margin).all() and (y >= margin).all() and \
@@ -161,15 +170,16 @@ def _drop_cut(findings: list[VertebraFinding], shape: tuple[int, int],
     return kept, cut
 
 
-def _mask_reaches_edge(mask: BodyMask | None, field: ExposedField) -> bool:
-    """Does the body's mask run into the collimated band or onto the image border?"""
+def _mask_reaches_edge(mask: BodyMask | None, field: ExposedField, reach: float = 0.0) -> bool:
+    """Does the body's mask run into the collimated band or onto the image border, or come
+    within ``reach`` source pixels of it?"""
     if mask is None:
         return False
     ys, xs = np.nonzero(mask.array)
     xs, ys = xs + mask.left, ys + mask.top
     rows, cols = field.source_shape
     on_border = (xs.min() <= 0 or ys.min() <= 0 or xs.max() >= cols - 1 or ys.max() >= rows - 1)
-    return bool(on_border or (field.depth(np.stack([xs, ys], 1)) <= 0).any())
+    return bool(on_border or (field.depth(np.stack([xs, ys], 1)) <= max(reach, 0.0)).any())
 
 
 def _resolve_overlaps(findings: list[VertebraFinding]) -> None:

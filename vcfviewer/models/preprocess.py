@@ -144,6 +144,11 @@ class CropTransform:
     matrix: np.ndarray  # 2x3, source [x, y, 1] → crop [x, y]
     size: int
 
+    @property
+    def source_px_per_crop_px(self) -> float:
+        """Side of one crop pixel in source pixels (the body network's resolution there)."""
+        return float(1.0 / np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
     def to_crop(self, xy: np.ndarray) -> np.ndarray:
         pts = np.asarray(xy, dtype=np.float64)
         return pts @ self.matrix[:, :2].T + self.matrix[:, 2]

@@ -53,7 +53,8 @@ def iter_studies(folder: Path) -> Iterator[tuple[Path, Path, StudyAnnotation]]:
 def evaluate_folder(folder: Path, model_id: str | None = None, device: str | None = None,
                     preset: str = "balanced", limit: int | None = None,
                     say: Callable[[str], None] | None = None) -> dict:
-    """Metrics of the model on every study in ``folder`` (see issue 5 for the list)."""
+    """Metrics of the model on every study in ``folder`` (see issue 5 for the list), plus
+    ``column_failures``: each image whose column is not entirely right, and why."""
     from vcfviewer.io.loader import load_path_sync
     from vcfviewer.models.inference import Analyzer
     from vcfviewer.models.registry import model_id_for
@@ -66,12 +67,13 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
     # A folder of CT truths is scored with the CT model unless one is named.
     kind = "ct" if all(t.image.is_reformat for _, _, t in studies) else "radiograph"
     analyzer = Analyzer(model_id or model_id_for(kind), device=device, threshold_preset=preset)
-    for i, (_, image_path, truth) in enumerate(studies, 1):
+    for i, (json_path, image_path, truth) in enumerate(studies, 1):
         image = load_path_sync(image_path)
         start = time.perf_counter()
         proposal = predict(analyzer, image)
         seconds += time.perf_counter() - start
-        tally.add(truth, proposal.annotation, scored_spacing(proposal), analyzer.threshold)
+        tally.add(truth, proposal.annotation, scored_spacing(proposal), analyzer.threshold,
+                  name=json_path.stem)
         if say:
             say(f"\revaluating {i}/{len(studies)}")
     if say:
@@ -80,7 +82,9 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
     summary.update({"model_id": analyzer.model_id, "model_version": analyzer.model_version,
                     "threshold_preset": preset, "device": analyzer.device_name,
                     "seconds_per_image": round(seconds / len(studies), 3),
-                    "data": str(folder)})
+                    "data": str(folder),
+                    "column_failures": [{"image": name, "problems": problems}
+                                        for name, problems in tally.column_failures]})
     return summary
 
 

@@ -19,15 +19,39 @@ class BodyPair:
 
 
 def match_bodies(truth: StudyAnnotation, pred: StudyAnnotation) -> tuple[list[BodyPair], int]:
-    """Greedy nearest-centre matching of vertebral bodies; returns pairs and unmatched predictions.
+    """Greedy nearest-centre matching of vertebral bodies; returns pairs and the number of
+    unmatched predictions.
 
     A prediction matches a truth body when its centre lies within 40 % of the truth body's
     posterior height (the body is ~1 height tall, so this cannot jump to a neighbour).
     """
+    pairs, extra = _match(truth, pred)
+    return pairs, len(extra)
+
+
+def column_problems(truth: StudyAnnotation, pred: StudyAnnotation) -> list[str]:
+    """Why a film's column is not entirely right, in reading order ([] when it is).
+
+    One phrase per wrong body: "missed L2", "L3 named L4", "extra T11 (no body there)". The
+    model card's failure breakdown is built from these, so they name levels the truth's way.
+    """
+    pairs, extra = _match(truth, pred)
+    out = []
+    for pair in pairs:
+        if pair.pred is None:
+            out.append(f"missed {pair.truth.level}")
+        elif pair.pred.level != pair.truth.level:
+            out.append(f"{pair.truth.level} named {pair.pred.level}")
+    out += [f"extra {p.level} (no body there)" for p in extra]
+    return out
+
+
+def _match(truth: StudyAnnotation, pred: StudyAnnotation
+           ) -> tuple[list[BodyPair], list[VertebraFinding]]:
     gts = list(truth.vertebrae)
     preds = list(pred.vertebrae)
     if not gts:
-        return [], len(preds)
+        return [], preds
     gc = np.array([g.centre() for g in gts])
     pc = np.array([p.centre() for p in preds]).reshape(-1, 2)
     radius = np.array([0.4 * np.hypot(*(g.landmarks[2] - g.landmarks[5])) for g in gts])
@@ -41,7 +65,7 @@ def match_bodies(truth: StudyAnnotation, pred: StudyAnnotation) -> tuple[list[Bo
         pairs[int(gi)] = int(pi)
         used.add(int(pi))
     out = [BodyPair(g, preds[pairs[i]] if i in pairs else None) for i, g in enumerate(gts)]
-    return out, len(preds) - len(used)
+    return out, [p for i, p in enumerate(preds) if i not in used]
 
 
 def dice(a_mask, b_mask) -> float:
@@ -142,10 +166,11 @@ class Tally:
     scores: list = field(default_factory=list)  # (label, prob, detected)
     image_scores: list = field(default_factory=list)  # (label, prob, predicted)
     plane_err: list = field(default_factory=list)  # CT: |predicted − true mid-sagittal plane|
+    column_failures: list = field(default_factory=list)  # (image name, [problem, ...])
 
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
-            threshold: float) -> None:
-        """Add one image's comparison."""
+            threshold: float, name: str = "") -> None:
+        """Add one image's comparison (``name`` labels it in ``column_failures``)."""
         pairs, extra = match_bodies(truth, pred)
         self.images += 1
         self.false_bodies += extra
@@ -153,6 +178,8 @@ class Tally:
         for pair in pairs:
             column_ok &= self._add_pair(pair, spacing, threshold)
         self.columns_right += int(column_ok and bool(pairs))
+        if not (column_ok and pairs):
+            self.column_failures.append((name, column_problems(truth, pred) or ["no body in truth"]))
         label = any(f.is_fractured for f in truth.vertebrae)
         probs = [f.fracture_probability or 0.0 for f in pred.vertebrae]
         called = any(f.is_fractured for f in pred.vertebrae)
