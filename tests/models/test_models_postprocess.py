@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vcfviewer.models.postprocess import (column_angles, find_peaks, merge_stacked, number_levels,
-                                          parse_film, split_instances)
+from vcfviewer.models.postprocess import (MIN_SOLIDITY, column_angles, find_bodies, find_peaks,
+                                          merge_stacked, number_levels, parse_film, solidity,
+                                          split_instances)
 
 
 def _maps(n_bodies: int, fractured: tuple[int, ...] = (), lumbar_from: int = 0, gap: int = 3,
@@ -99,6 +100,57 @@ def test_a_crushed_body_fused_with_its_neighbour_is_split_at_its_weak_peak() -> 
     frac, level, centre = _maps(6, gap=3)
     centre[10, 58] = 0.25
     assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 6
+
+
+def _hide_top_body(frac, level, centre):
+    """The same maps with the top body (rows 6-17) lost, as in an under-exposed upper field."""
+    frac, level, centre = frac.copy(), level.copy(), centre.copy()
+    frac[:, 6:18] = 0
+    frac[0, 6:18] = 1.0
+    centre[6:18] = 0.0
+    return frac, level, centre
+
+
+def test_a_body_another_exposure_shows_joins_the_column() -> None:
+    shown = _maps(6, lumbar_from=1)
+    hidden = _hide_top_body(*shown)
+    assert len(parse_film(*hidden, (0, 0, 128, 128)).bodies) == 5
+    parse = parse_film(*hidden, (0, 0, 128, 128), exposures=[shown])
+    assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5") and parse.flags == ()
+
+
+def test_another_exposure_adds_no_ragged_blob_and_nothing_far_from_the_column() -> None:
+    shown = _maps(6, lumbar_from=1)
+    hidden = _hide_top_body(*shown)
+    ragged = tuple(m.copy() for m in shown)
+    ragged[0][:, 6:18, 50:66] = 0
+    ragged[0][0, 6:18, 50:66] = 1.0
+    ragged[0][:, 6:18, 50:55] = 0  # an L-shaped blob (a rib crossing a lung field), not a box
+    ragged[0][2, 6:18, 50:55] = 1.0
+    ragged[0][:, 13:18, 50:66] = 0
+    ragged[0][2, 13:18, 50:66] = 1.0
+    blob = find_bodies(*ragged, (0, 0, 128, 128))[0][0].mask
+    assert solidity(blob) < MIN_SOLIDITY
+    assert len(parse_film(*hidden, (0, 0, 128, 128), exposures=[ragged]).bodies) == 5
+    # A whole body four spacings to the side of the column is not its next body.
+    far = tuple(m.copy() for m in hidden)
+    far[0][:, 40:52, 100:116] = 0
+    far[0][2, 40:52, 100:116] = 1.0
+    far[2][46, 108] = 1.0
+    assert len(parse_film(*hidden, (0, 0, 128, 128), exposures=[far]).bodies) == 5
+
+
+def test_a_body_found_inside_the_sacrum_takes_its_pixels() -> None:
+    # This exposure read the last body and the sacrum as one sacrum; another separates them.
+    shown = _maps(5, lumbar_from=0)
+    merged = tuple(m.copy() for m in shown)
+    merged[0][:, 66:81, 50:66] = 0
+    merged[0][3, 66:81, 50:66] = 1.0  # the fifth body (rows 66-77) and its disc read as sacrum
+    merged[2][72, 58] = 0.0
+    parse = parse_film(*merged, (0, 0, 128, 128), exposures=[shown])
+    assert len(parse.bodies) == 5 and parse.levels[-1] == "L5"
+    assert not (parse.sacrum & parse.bodies[-1].mask).any()
+    assert parse.sacrum[81:95].any()  # the sacrum below keeps its own pixels
 
 
 def test_two_peaks_inside_one_body_do_not_split_it() -> None:

@@ -22,6 +22,12 @@ from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import WeightsError, load_state, verified_weights
 
 
+# The film network also reads the film re-windowed darker-to-lighter (gamma < 1 lifts an
+# under-exposed upper field) and lighter-to-darker (> 1, a burnt-out one); bodies those views
+# show next to the column join it (postprocess.add_from_exposures). Chosen on validation films.
+EXPOSURE_GAMMAS = (0.3, 2.5)
+
+
 def choose_device(requested: str | None = None) -> torch.device:
     """cuda → mps → cpu unless the caller names one."""
     if requested:
@@ -116,8 +122,13 @@ class Analyzer:
         same batch. It made no difference on simulated films but found the column on a real
         low-contrast film where the plain pass found no body at all (model card).
         """
-        plain, mirrored = self.run_films(np.stack([film_input, film_input[:, ::-1]]))
-        return average_mirrored(plain, mirrored)
+        return self.run_film_exposures(film_input[None])[0]
+
+    def run_film_exposures(self, film_inputs: np.ndarray) -> list[FilmOutput]:
+        """``run_film`` for a stack of inputs (n, S, S), all in one forward pass."""
+        n = len(film_inputs)
+        outs = self.run_films(np.concatenate([film_inputs, film_inputs[:, :, ::-1]]))
+        return [average_mirrored(outs[i], outs[n + i]) for i in range(n)]
 
     @torch.inference_mode()
     def run_films(self, film_inputs: np.ndarray) -> list[FilmOutput]:
@@ -160,23 +171,26 @@ class Analyzer:
         t0 = time.perf_counter()
         yield Progress("preprocess", 0.0, "Preparing the image")
         unit = preprocess.normalise_unit(image.pixels)
-        film_input, transform = preprocess.prepare_film(unit, size, raw_unit=True)
+        gammas = (1.0, *EXPOSURE_GAMMAS)
+        inputs, transform = preprocess.prepare_film_exposures(unit, size, gammas)
         timings.append(("preprocess", time.perf_counter() - t0))
         yield Progress("network", 0.15, "Finding vertebral bodies")
         t0 = time.perf_counter()
-        film = self.run_film(film_input)
-        flip, invert = film.faces_right > 0.5, film.inverted > 0.5
+        films = self.run_film_exposures(inputs)
+        flip, invert = films[0].faces_right > 0.5, films[0].inverted > 0.5
         if flip or invert:
             # Canonical orientation (§4): facing left, bone bright; run again on that view.
             unit = 1.0 - unit if invert else unit
-            film_input, transform = preprocess.prepare_film(unit, size, flip=flip, raw_unit=True)
-            film = self.run_film(film_input)
+            inputs, transform = preprocess.prepare_film_exposures(unit, size, gammas, flip=flip)
+            films = self.run_film_exposures(inputs)
+        film = films[0]
         timings.append(("network", time.perf_counter() - t0))
         yield Progress("postprocess", 0.45, "Separating and numbering bodies")
         t0 = time.perf_counter()
         # Edge bodies are kept here and judged by their landmarks (assemble._drop_cut).
         parse = postprocess.parse_film(film.fracture, film.level, film.centre,
-                                       transform.content_box, drop_cut=False)
+                                       transform.content_box, drop_cut=False,
+                                       exposures=[(f.fracture, f.level, f.centre) for f in films[1:]])
         crops, crop_tfs = assemble.body_crops(unit, parse, transform, self.card.input)
         exposed = field.exposed_field(image.pixels)
         timings.append(("postprocess", time.perf_counter() - t0))

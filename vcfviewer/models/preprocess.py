@@ -137,6 +137,19 @@ def prepare_film(pixels: np.ndarray, size: int, flip: bool = False, invert: bool
     return clahe_zscore(canvas, transform), transform
 
 
+def prepare_film_exposures(unit: np.ndarray, size: int, gammas: tuple[float, ...],
+                           flip: bool = False) -> tuple[np.ndarray, FilmTransform]:
+    """Network inputs (len(gammas), size, size) of one [0, 1] film seen at several exposures.
+
+    Gamma < 1 lifts an under-exposed (dark) region, > 1 brings out a burnt-out one, as a reader
+    re-windows a film; gamma 1 is ``prepare_film``. The film is letterboxed once, so every input
+    shares one transform.
+    """
+    canvas, transform = letterbox(unit, size, flip)
+    inputs = [clahe_zscore(canvas if g == 1.0 else np.power(canvas, g), transform) for g in gammas]
+    return np.stack(inputs), transform
+
+
 @dataclass(frozen=True)
 class CropTransform:
     """Affine map source → crop pixels as a 2x3 matrix, with its exact inverse."""
