@@ -397,9 +397,16 @@ DESIGN = {
                     "(body-relative scale, so films without pixel spacing work), rotated so the "
                     "local column axis is vertical, mirrored so the patient faces left",
     "instances": "connected components of the body classes after opening (3x3, 2 iterations), "
-                 "split by body-centre heatmap peaks",
+                 "split by body-centre heatmap peaks (weaker peaks too inside a component 1.4x "
+                 "a typical body: a crushed body fused with its neighbour)",
+    "exposures": "the film network also reads the film at gamma 0.3 and 2.5 (re-windowed for "
+                 "an under- and an over-exposed field); compact bodies those views show next to "
+                 "the column join it",
+    "cut_bodies": "a body whose landmarks lie within 0.1 % of the longer side of the exposed "
+                  "field's edge (collimator bands found from the pixels), or whose mask comes "
+                  "within 1.5 crop cells of it, is cut: named in a note, not measured",
     "levels": "numbered from the sacrum upward (body above S1 = L5); the level-region task counts "
-              "lumbar bodies and a count other than 5 is flagged, not forced",
+              "lumbar bodies and a count other than the numbering's is flagged, not forced",
     "fracture_probability": "fusion_weight x body-network probability + (1 - fusion_weight) x "
                             "mean film-network 'fractured' probability over the body",
     "grade": "probability >= threshold decides whether a body is fractured; landmark morphometry "
