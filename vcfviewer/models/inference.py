@@ -64,6 +64,17 @@ def split_state(state: dict) -> tuple[dict, dict]:
     return film, body
 
 
+@dataclass(frozen=True)
+class FilmReading:
+    """A film read by the film network: the [0, 1] image in the orientation it was read in
+    (inverted back if needed), its letterbox transform, the plain exposure's maps, the column."""
+
+    unit: np.ndarray
+    transform: preprocess.FilmTransform
+    film: "FilmOutput"
+    parse: postprocess.FilmParse
+
+
 @dataclass
 class FilmOutput:
     """Softmax/sigmoid maps of the film network (numpy, input grid) and film-level probabilities."""
@@ -167,31 +178,16 @@ class Analyzer:
     def analyze(self, image: Radiograph) -> Job[Proposal]:
         """Generator job: yields Progress per stage, returns the Proposal."""
         timings: list[tuple[str, float]] = []
-        size = int(self.card.input["film_size"])
         t0 = time.perf_counter()
         yield Progress("preprocess", 0.0, "Preparing the image")
         unit = preprocess.normalise_unit(image.pixels)
-        gammas = (1.0, *EXPOSURE_GAMMAS)
-        inputs, transform = preprocess.prepare_film_exposures(unit, size, gammas)
         timings.append(("preprocess", time.perf_counter() - t0))
-        yield Progress("network", 0.15, "Finding vertebral bodies")
+        yield Progress("network", 0.15, "Finding and numbering vertebral bodies")
+        reading = self.read_film(unit, timings)
+        yield Progress("postprocess", 0.45, "Cutting out each body")
         t0 = time.perf_counter()
-        films = self.run_film_exposures(inputs)
-        flip, invert = films[0].faces_right > 0.5, films[0].inverted > 0.5
-        if flip or invert:
-            # Canonical orientation (§4): facing left, bone bright; run again on that view.
-            unit = 1.0 - unit if invert else unit
-            inputs, transform = preprocess.prepare_film_exposures(unit, size, gammas, flip=flip)
-            films = self.run_film_exposures(inputs)
-        film = films[0]
-        timings.append(("network", time.perf_counter() - t0))
-        yield Progress("postprocess", 0.45, "Separating and numbering bodies")
-        t0 = time.perf_counter()
-        # Edge bodies are kept here and judged by their landmarks (assemble._drop_cut).
-        parse = postprocess.parse_film(film.fracture, film.level, film.centre,
-                                       transform.content_box, drop_cut=False,
-                                       exposures=[(f.fracture, f.level, f.centre) for f in films[1:]])
-        crops, crop_tfs = assemble.body_crops(unit, parse, transform, self.card.input)
+        crops, crop_tfs = assemble.body_crops(reading.unit, reading.parse, reading.transform,
+                                              self.card.input)
         exposed = field.exposed_field(image.pixels)
         timings.append(("postprocess", time.perf_counter() - t0))
         yield Progress("network", 0.6, f"Measuring {len(crops)} bodies")
@@ -201,12 +197,46 @@ class Analyzer:
         yield Progress("measure", 0.85, "Grading")
         t0 = time.perf_counter()
         annotation, study_p = assemble.build_annotation(
-            image, parse, transform, crop_tfs, body_out, film, self.threshold,
-            self.card, software_version=__version__, field=exposed)
+            image, reading.parse, reading.transform, crop_tfs, body_out, reading.film,
+            self.threshold, self.card, software_version=__version__, field=exposed)
         timings.append(("measure", time.perf_counter() - t0))
         yield Progress("measure", 1.0, "Done")
         return Proposal(annotation=annotation, device=self.device_name,
                         timings_s=tuple(_merge(timings)), study_fracture_probability=study_p)
+
+    def read_film(self, unit: np.ndarray, timings: list[tuple[str, float]]) -> "FilmReading":
+        """The film in its canonical orientation (§4: facing left, bone bright) at every
+        exposure, with its column parsed (§6)."""
+        films, transform = self._exposure_pass(unit, False, timings)
+        flip, invert = films[0].faces_right > 0.5, films[0].inverted > 0.5
+        unit = 1.0 - unit if invert else unit
+        if flip or invert:
+            films, transform = self._exposure_pass(unit, flip, timings)
+        return FilmReading(unit, transform, films[0], self._parse(films, transform, timings))
+
+    def _exposure_pass(self, unit: np.ndarray, flip: bool, timings: list
+                       ) -> tuple[list[FilmOutput], preprocess.FilmTransform]:
+        t0 = time.perf_counter()
+        size = int(self.card.input["film_size"])
+        inputs, transform = preprocess.prepare_film_exposures(
+            unit, size, (1.0, *EXPOSURE_GAMMAS), flip=flip)
+        timings.append(("preprocess", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        films = self.run_film_exposures(inputs)
+        timings.append(("network", time.perf_counter() - t0))
+        return films, transform
+
+    @staticmethod
+    def _parse(films: list[FilmOutput], transform: preprocess.FilmTransform,
+               timings: list) -> postprocess.FilmParse:
+        t0 = time.perf_counter()
+        # Edge bodies are kept here and judged by their landmarks (assemble._drop_cut).
+        film = films[0]
+        parse = postprocess.parse_film(film.fracture, film.level, film.centre,
+                                       transform.content_box, drop_cut=False,
+                                       exposures=[(f.fracture, f.level, f.centre) for f in films[1:]])
+        timings.append(("postprocess", time.perf_counter() - t0))
+        return parse
 
     def analyze_sync(self, image: Radiograph) -> Proposal:
         """Run ``analyze`` to completion without a GUI."""
