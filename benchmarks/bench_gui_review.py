@@ -69,10 +69,10 @@ def analyse_once(app, controller, beat: Heartbeat) -> tuple[float, float, float]
     arrived: list[float] = []
     original = controller._on_analysis_result
 
-    def timed(image, result):
+    def timed(image, result, *rest):  # rest: the CT start plane, when the controller passes it
         start = time.perf_counter()
         arrived.append(start)
-        original(image, result)
+        original(image, result, *rest)
         handled.append(time.perf_counter() - start)
         # keep beating while the deferred overlays are drawn and painted
         QTimer.singleShot(SETTLE_MS, loop.quit)
