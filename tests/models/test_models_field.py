@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from vcfviewer.core.annotation import BodyMask, VertebraFinding
-from vcfviewer.models.assemble import EDGE_MARGIN_FRACTION, MASK_EDGE_CELLS, _drop_cut
+from vcfviewer.models.assemble import (EDGE_MARGIN_FRACTION, MASK_EDGE_CELLS, CutEvidence,
+                                       _drop_cut)
 from vcfviewer.models.field import exposed_field
 
 ROWS, COLS = 1200, 900
@@ -97,11 +98,31 @@ def test_a_mask_stopping_within_a_crop_cell_of_the_band_marks_the_body_cut() -> 
     landmarks_inside = near.landmarks + [10.0, 0.0]
     near = VertebraFinding(level="L3", landmarks=landmarks_inside, mask=near.mask)
     clear = _finding("L2", 150 + 3 * MASK_EDGE_CELLS * cell, 400)  # three times the reach away
-    kept, cut = _drop_cut([clear, near], img.shape, field, [cell, cell])
+    sharp = CutEvidence(cell, np.full(6, 3.0))
+    kept, cut = _drop_cut([clear, near], img.shape, field, [sharp, sharp])
     assert [f.level for f in kept] == ["L2"] and cut == ["L3"]
-    # Without crop cells (the old rule) only a mask running into the band cuts a body.
+    # Without the body network's evidence only a mask running into the band cuts a body.
     kept, cut = _drop_cut([clear, near], img.shape, field)
     assert cut == []
+
+
+def test_a_diffuse_corner_near_the_edge_marks_the_body_cut() -> None:
+    # Landmarks 10 px and the mask 20 px (5 cells) inside the band's edge: the geometry keeps
+    # the body; a corner heatmap spread over the crop says the network could not see it.
+    img = _left_band(_film(), depth=150, tilt=0.0, value=0.0)
+    field = exposed_field(img)
+    near = _finding("L3", 170, 600)
+    near = VertebraFinding(level="L3", landmarks=near.landmarks + [-10.0, 0.0], mask=near.mask)
+    far = _finding("L2", 400, 400)
+    sharp = np.full(6, 3.0)
+    diffuse = sharp.copy()
+    diffuse[2] = 20.0  # the anterior corners (x0) face the band; index 2 is one of them
+    kept, cut = _drop_cut([far, near], img.shape, field,
+                          [CutEvidence(4.0, sharp), CutEvidence(4.0, sharp)])
+    assert cut == []
+    kept, cut = _drop_cut([far, near], img.shape, field,
+                          [CutEvidence(4.0, diffuse), CutEvidence(4.0, diffuse)])
+    assert [f.level for f in kept] == ["L2"] and cut == ["L3"]  # far from the edge: kept
 
 
 def test_every_truth_body_of_simulated_films_is_inside_the_estimated_field() -> None:

@@ -127,3 +127,14 @@ def test_mirror_averaging_maps_the_mirrored_pass_back() -> None:
     assert out.fracture[1, 2, 1] == 1.0 and out.fracture[1].sum() == 1.0
     # The mirror image of a right-facing patient faces left: 0.9 and 1 - 0.3 agree.
     assert out.faces_right == pytest.approx(0.8) and out.inverted == pytest.approx(0.2)
+
+
+def test_landmark_spread_is_small_for_a_peak_and_wide_for_a_flat_map() -> None:
+    from vcfviewer.models.network import landmark_spread
+
+    logits = torch.full((1, 2, 32, 32), -30.0)
+    logits[0, 0, 10, 20] = 30.0  # one sharp peak: no spread
+    logits[0, 1] = 0.0  # flat: the spread of a uniform 32 x 32 grid, sqrt(2 (32^2 - 1) / 12)
+    spread = landmark_spread(logits)[0]
+    assert float(spread[0]) < 1e-3
+    assert float(spread[1]) == pytest.approx(np.sqrt(2 * (32 ** 2 - 1) / 12), rel=1e-4)

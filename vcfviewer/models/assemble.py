@@ -10,7 +10,7 @@ and physiological wedges look like that), and the study gets a flag naming it so
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -36,6 +36,21 @@ BORDER_MARGIN_FRACTION = 0.005
 # film) and its mask of a cut body stops short of the field's edge by about a cell. A mask that
 # comes this close (in crop cells) to the edge marks the body as running out of the field.
 MASK_EDGE_CELLS = 1.5
+# A corner the body network cannot see (cut off by the edge) spreads its heatmap over the crop
+# instead of peaking: on the validation films, the landmark nearest the edge spread >= 15 crop
+# cells on cut bodies near the edge and <= 8.4 on whole ones. Trusted only near the edge (within
+# this share of the body's height), where a cut is possible at all.
+DIFFUSE_LANDMARK_CELLS = 10.0
+NEAR_EDGE_HEIGHT = 0.15
+
+
+@dataclass(frozen=True)
+class CutEvidence:
+    """What the body network says about one body's edges: its crop resolution and how sharply
+    it placed each landmark."""
+
+    cell: float  # source pixels per crop pixel
+    spread: np.ndarray  # (6,) landmark heatmap spread, crop pixels
 
 
 def crop_side(area_source_px: float, factor: float = CROP_SIDE_FACTOR) -> float:
@@ -124,8 +139,9 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
         probs.append(p)
         findings.append(VertebraFinding(level=level, landmarks=points, fracture_probability=p,
                                         mask=_body_mask(body_out["mask"][i], crop_tfs[i], shape)))
-    cells = [tf.source_px_per_crop_px for tf in crop_tfs]
-    findings, cut = _drop_cut(findings, shape, field, cells)
+    evidence = [CutEvidence(tf.source_px_per_crop_px, spread)
+                for tf, spread in zip(crop_tfs, body_out["landmark_spread"])]
+    findings, cut = _drop_cut(findings, shape, field, evidence)
     _resolve_overlaps(findings)
     if parse.sacrum is not None:
         full = transform.mask_to_source(parse.sacrum) > 0
@@ -148,26 +164,39 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
 
 
 def _drop_cut(findings: list[VertebraFinding], shape: tuple[int, int],
-              field: ExposedField | None = None, cells: list[float] | None = None
+              field: ExposedField | None = None, evidence: list[CutEvidence] | None = None
               ) -> tuple[list[VertebraFinding], list[str]]:
-    """Bodies whose landmarks reach the edge of the exposed field (within the margin), or whose
-    masks come within ``MASK_EDGE_CELLS`` crop cells (``cells``: source px per cell, one per
-    finding) of it, are left out."""
-    margin = (EDGE_MARGIN_FRACTION if field is not None else BORDER_MARGIN_FRACTION) * max(shape)
-    cells = cells if cells is not None else [0.0] * len(findings)
+    """Bodies that reach the edge of the exposed field are left out (see ``_is_cut``); without a
+    field, those whose landmarks come within the border margin of the image border."""
     kept, cut = [], []
-    for f, cell in zip(findings, cells):
+    for i, f in enumerate(findings):
         if field is not None:
-            # The mask running into the field's edge is the other sign of a cut body: the body
-            # network was trained on whole bodies and may draw a cut one's landmarks inside.
-            inside = bool((field.depth(f.landmarks) >= margin).all()) and not _mask_reaches_edge(
-                f.mask, field, MASK_EDGE_CELLS * cell)
+            whole = not _is_cut(f, field, max(shape), evidence[i] if evidence else None)
         else:
+            margin = BORDER_MARGIN_FRACTION * max(shape)
             x, y = f.landmarks[:, 0], f.landmarks[:, 1]
-            inside = (x >= margin).all() and (y >= margin).all() and \
+            whole = (x >= margin).all() and (y >= margin).all() and \
                 (x <= shape[1] - 1 - margin).all() and (y <= shape[0] - 1 - margin).all()
-        (kept if inside else cut).append(f if inside else f.level)
+        (kept if whole else cut).append(f if whole else f.level)
     return kept, cut
+
+
+def _is_cut(f: VertebraFinding, field: ExposedField, longer: int,
+            evidence: CutEvidence | None) -> bool:
+    """A landmark within the edge margin, a mask within ``MASK_EDGE_CELLS`` crop cells of the
+    edge, or a diffuse landmark near it: the body network was trained on whole bodies and may
+    draw a cut one's landmarks inside the field, so its mask and its uncertainty speak too."""
+    depth = field.depth(f.landmarks)
+    if (depth < EDGE_MARGIN_FRACTION * longer).any():
+        return True
+    if evidence is None:
+        return _mask_reaches_edge(f.mask, field)
+    if _mask_reaches_edge(f.mask, field, MASK_EDGE_CELLS * evidence.cell):
+        return True
+    nearest = int(np.argmin(depth))
+    height = float(np.hypot(*(f.landmarks[2] - f.landmarks[5])))
+    return bool(evidence.spread[nearest] >= DIFFUSE_LANDMARK_CELLS
+                and depth[nearest] < NEAR_EDGE_HEIGHT * height)
 
 
 def _mask_reaches_edge(mask: BodyMask | None, field: ExposedField, reach: float = 0.0) -> bool:

@@ -17,7 +17,7 @@ from vcfviewer.core.annotation import Proposal
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.models import assemble, field, postprocess, preprocess
-from vcfviewer.models.network import BodyNet, FilmNet, NetSpec
+from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, landmark_spread
 from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import WeightsError, load_state, verified_weights
 
@@ -163,16 +163,18 @@ class Analyzer:
 
     @torch.inference_mode()
     def run_bodies(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        """Body network on a stack of crops (n, S, S): mask prob, landmarks (crop px), fracture prob."""
+        """Body network on a stack of crops (n, S, S): mask prob, landmarks (crop px), their
+        heatmaps' spread (crop px), fracture prob."""
         if len(crops) == 0:
             size = int(self.card.input["body_size"])
             return {"mask": np.zeros((0, size, size)), "landmarks": np.zeros((0, 6, 2)),
-                    "fracture": np.zeros(0)}
+                    "landmark_spread": np.zeros((0, 6)), "fracture": np.zeros(0)}
         x = torch.from_numpy(np.ascontiguousarray(crops))[:, None].to(self.device)
         with self._autocast():
             out = self.body_net(x)
         return {"mask": torch.sigmoid(out["mask"].float()).cpu().numpy(),
                 "landmarks": out["landmarks"].float().cpu().numpy(),
+                "landmark_spread": landmark_spread(out["heatmaps"]).cpu().numpy(),
                 "fracture": torch.sigmoid(out["fracture"].float()).cpu().numpy()}
 
     def analyze(self, image: Radiograph) -> Job[Proposal]:

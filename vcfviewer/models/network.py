@@ -182,6 +182,22 @@ def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y], dim=-1)
 
 
+def landmark_spread(logits: torch.Tensor) -> torch.Tensor:
+    """Spread (pixels, root of the spatial variance) of each channel's softmax: (B, C).
+
+    A landmark the network sees sits in a peak 2-6 crop pixels wide; one outside the crop (a
+    corner cut off by the field's edge) spreads over the crop.
+    """
+    b, c, h, w = logits.shape
+    prob = torch.softmax(logits.float().reshape(b, c, h * w), dim=-1).reshape(b, c, h, w)
+    xs = torch.arange(w, dtype=prob.dtype, device=prob.device)
+    ys = torch.arange(h, dtype=prob.dtype, device=prob.device)
+    px, py = prob.sum(dim=2), prob.sum(dim=3)
+    mx, my = (px * xs).sum(dim=-1), (py * ys).sum(dim=-1)
+    var = (px * xs ** 2).sum(dim=-1) - mx ** 2 + (py * ys ** 2).sum(dim=-1) - my ** 2
+    return var.clamp(min=0.0).sqrt()
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

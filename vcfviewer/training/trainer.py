@@ -403,8 +403,10 @@ DESIGN = {
                  "an under- and an over-exposed field); compact bodies those views show next to "
                  "the column join it",
     "cut_bodies": "a body whose landmarks lie within 0.1 % of the longer side of the exposed "
-                  "field's edge (collimator bands found from the pixels), or whose mask comes "
-                  "within 1.5 crop cells of it, is cut: named in a note, not measured",
+                  "field's edge (collimator bands found from the pixels), whose mask comes "
+                  "within 1.5 crop cells of it, or whose landmark nearest it (within 15 % of "
+                  "the body's height) has a diffuse heatmap (spread >= 10 crop cells), is cut: "
+                  "named in a note, not measured",
     "levels": "numbered from the sacrum upward (body above S1 = L5); the level-region task counts "
               "lumbar bodies and a count other than the numbering's is flagged, not forced",
     "fracture_probability": "fusion_weight x body-network probability + (1 - fusion_weight) x "
