@@ -153,6 +153,26 @@ def test_a_body_found_inside_the_sacrum_takes_its_pixels() -> None:
     assert parse.sacrum[81:95].any()  # the sacrum below keeps its own pixels
 
 
+def test_a_body_with_two_maxima_side_by_side_stays_one_body() -> None:
+    frac, level, centre = _maps(5, gap=3)
+    # Body 2 (rows 36-47) shows two maxima 11 px apart across it (a tilted or crushed body):
+    # farther apart than the peak rule merges, but the component is one body's area.
+    centre[42, 58] = 0.0
+    centre[42, 52] = centre[42, 63] = 0.9
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert len(parse.bodies) == 5 and all(150 <= b.area <= 250 for b in parse.bodies)
+    # The rule itself: a component under ``min_area`` is not divided between its peaks, one of
+    # twice a body's area is (neighbours touching without a disc gap).
+    one = np.zeros((40, 40), bool)
+    one[10:22, 10:26] = True
+    peaks = np.array([[12.0, 16.0], [23.0, 16.0]])
+    assert len(split_instances(one, peaks)) == 2
+    assert len(split_instances(one, peaks, min_area=1.3 * 192)) == 1
+    two = np.zeros((40, 40), bool)
+    two[4:28, 10:26] = True
+    assert len(split_instances(two, np.array([[18.0, 10.0], [18.0, 22.0]]), 1.3 * 192)) == 2
+
+
 def test_two_peaks_inside_one_body_do_not_split_it() -> None:
     frac, level, centre = _maps(5, gap=3)
     centre[8, 58] = 0.9  # a second maximum 4 px from the first body's centre (bodies 15 apart)

@@ -31,6 +31,7 @@ PEAK_THRESHOLD = 0.3
 # typical body, where a second body is likely.
 WEAK_PEAK_THRESHOLD = 0.15
 OVERSIZE_AREA = 1.4  # x the typical body area
+SPLIT_MIN_AREA = 1.3  # x the typical body area: a smaller component is never split
 MIN_BODY_FRACTION = 0.35  # of the median body area: smaller blobs are noise or cut fragments
 EDGE_AREA_FRACTION = 0.7  # an edge-touching body smaller than this x the median is cut
 ISOLATION_FACTOR = 2.5  # x typical body size: farther from every other body = not in the column
@@ -134,14 +135,17 @@ def add_weak_peaks(body: np.ndarray, peaks: np.ndarray, heat: np.ndarray, size: 
     return np.array(kept, dtype=np.float64).reshape(-1, 2)
 
 
-def split_instances(body: np.ndarray, peaks: np.ndarray) -> list[np.ndarray]:
-    """Connected components of ``body``, each divided between the centre peaks it holds."""
+def split_instances(body: np.ndarray, peaks: np.ndarray, min_area: float = 0.0) -> list[np.ndarray]:
+    """Connected components of ``body``, each divided between the centre peaks it holds.
+
+    A component smaller than ``min_area`` is one body whatever its peaks: two bodies side by side
+    make about twice a body's area, a tilted or crushed body with two maxima about one."""
     count, labels = cv2.connectedComponents(body.astype(np.uint8), connectivity=4)
     out: list[np.ndarray] = []
     for comp in range(1, count):
         region = labels == comp
         inside = [p for p in peaks if region[int(p[1]), int(p[0])]]
-        if len(inside) < 2:
+        if len(inside) < 2 or region.sum() < min_area:
             out.append(region)
             continue
         ys, xs = np.nonzero(region)
@@ -194,7 +198,7 @@ def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: 
     size = typical_body_size(body, peaks)
     peaks = suppress_close_peaks(peaks, centre_heat, size)
     peaks = add_weak_peaks(body, peaks, centre_heat, size)
-    masks = split_instances(body, peaks)
+    masks = split_instances(body, peaks, SPLIT_MIN_AREA * size * size)
     if not masks:
         return [], sacrum
     areas = np.array([m.sum() for m in masks])
