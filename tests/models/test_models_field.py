@@ -88,15 +88,18 @@ def test_bodies_reaching_into_the_band_are_cut_and_whole_ones_kept() -> None:
     assert cut == []
 
 
+def _landmarks_moved(f: VertebraFinding, dx: float) -> VertebraFinding:
+    """The same body and mask with its landmarks drawn ``dx`` px to the side."""
+    return VertebraFinding(level=f.level, landmarks=f.landmarks + [dx, 0.0], mask=f.mask)
+
+
 def test_a_mask_stopping_within_a_crop_cell_of_the_band_marks_the_body_cut() -> None:
     # The body network's mask of a cut body stops about one crop cell short of the band, with
     # its landmarks drawn further inside: the landmark test alone keeps such a body.
     img = _left_band(_film(), depth=150, tilt=0.0, value=0.0)
     field = exposed_field(img)
     cell = 4.0  # source px per crop cell on a full-size film
-    near = _finding("L3", 150 + cell, 600)  # mask 4 px (1 cell) from the band's edge
-    landmarks_inside = near.landmarks + [10.0, 0.0]
-    near = VertebraFinding(level="L3", landmarks=landmarks_inside, mask=near.mask)
+    near = _landmarks_moved(_finding("L3", 150 + cell, 600), 10.0)  # mask 1 cell from the edge
     clear = _finding("L2", 150 + 3 * MASK_EDGE_CELLS * cell, 400)  # three times the reach away
     sharp = CutEvidence(cell, np.full(6, 3.0))
     kept, cut = _drop_cut([clear, near], img.shape, field, [sharp, sharp])
@@ -111,8 +114,7 @@ def test_a_diffuse_corner_near_the_edge_marks_the_body_cut() -> None:
     # the body; a corner heatmap spread over the crop says the network could not see it.
     img = _left_band(_film(), depth=150, tilt=0.0, value=0.0)
     field = exposed_field(img)
-    near = _finding("L3", 170, 600)
-    near = VertebraFinding(level="L3", landmarks=near.landmarks + [-10.0, 0.0], mask=near.mask)
+    near = _landmarks_moved(_finding("L3", 170, 600), -10.0)
     far = _finding("L2", 400, 400)
     sharp = np.full(6, 3.0)
     diffuse = sharp.copy()

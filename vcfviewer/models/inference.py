@@ -64,17 +64,6 @@ def split_state(state: dict) -> tuple[dict, dict]:
     return film, body
 
 
-@dataclass(frozen=True)
-class FilmReading:
-    """A film read by the film network: the [0, 1] image in the orientation it was read in
-    (inverted back if needed), its letterbox transform, the plain exposure's maps, the column."""
-
-    unit: np.ndarray
-    transform: preprocess.FilmTransform
-    film: "FilmOutput"
-    parse: postprocess.FilmParse
-
-
 @dataclass
 class FilmOutput:
     """Softmax/sigmoid maps of the film network (numpy, input grid) and film-level probabilities."""
@@ -84,6 +73,17 @@ class FilmOutput:
     centre: np.ndarray  # (S, S)
     faces_right: float
     inverted: float
+
+
+@dataclass(frozen=True)
+class FilmReading:
+    """A film read by the film network: the [0, 1] image in the orientation it was read in
+    (inverted back if needed), its letterbox transform, the plain exposure's maps, the column."""
+
+    unit: np.ndarray
+    transform: preprocess.FilmTransform
+    film: FilmOutput
+    parse: postprocess.FilmParse
 
 
 class Analyzer:
@@ -126,17 +126,14 @@ class Analyzer:
         # Mixed precision only where it pays (CUDA); CPU stays float32.
         return torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda")
 
-    def run_film(self, film_input: np.ndarray) -> FilmOutput:
-        """Film network on one preprocessed square input and on its mirror image, averaged.
-
-        Mirror averaging (flip test-time augmentation) costs one more film-network image in the
-        same batch. It made no difference on simulated films but found the column on a real
-        low-contrast film where the plain pass found no body at all (model card).
-        """
-        return self.run_film_exposures(film_input[None])[0]
-
     def run_film_exposures(self, film_inputs: np.ndarray) -> list[FilmOutput]:
-        """``run_film`` for a stack of inputs (n, S, S), all in one forward pass."""
+        """Film network on a stack of preprocessed inputs (n, S, S), each averaged with its
+        mirror image, all in one forward pass.
+
+        Mirror averaging (flip test-time augmentation) doubles the batch. It made no difference
+        on simulated films but found the column on a real low-contrast film where the plain pass
+        found no body at all (model card).
+        """
         n = len(film_inputs)
         outs = self.run_films(np.concatenate([film_inputs, film_inputs[:, :, ::-1]]))
         return [average_mirrored(outs[i], outs[n + i]) for i in range(n)]

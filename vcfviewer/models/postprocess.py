@@ -126,7 +126,7 @@ def add_weak_peaks(body: np.ndarray, peaks: np.ndarray, heat: np.ndarray, size: 
         return peaks
     weak = find_peaks(heat, WEAK_PEAK_THRESHOLD)
     weak = weak[np.argsort([-heat[int(y), int(x)] for x, y in weak])] if len(weak) else weak
-    kept = [p for p in peaks]
+    kept = list(peaks)
     for p in weak:
         if labels[int(p[1]), int(p[0])] not in big:
             continue

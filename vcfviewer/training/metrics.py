@@ -35,7 +35,10 @@ def column_problems(truth: StudyAnnotation, pred: StudyAnnotation) -> list[str]:
     One phrase per wrong body: "missed L2", "L3 named L4", "extra T11 (no body there)". The
     model card's failure breakdown is built from these, so they name levels the truth's way.
     """
-    pairs, extra = _match(truth, pred)
+    return _problems(*_match(truth, pred))
+
+
+def _problems(pairs: list[BodyPair], extra: list[VertebraFinding]) -> list[str]:
     out = []
     for pair in pairs:
         if pair.pred is None:
@@ -171,15 +174,15 @@ class Tally:
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
             threshold: float, name: str = "") -> None:
         """Add one image's comparison (``name`` labels it in ``column_failures``)."""
-        pairs, extra = match_bodies(truth, pred)
+        pairs, extra = _match(truth, pred)
         self.images += 1
-        self.false_bodies += extra
-        column_ok = extra == 0
+        self.false_bodies += len(extra)
+        column_ok = not extra
         for pair in pairs:
             column_ok &= self._add_pair(pair, spacing, threshold)
         self.columns_right += int(column_ok and bool(pairs))
         if not (column_ok and pairs):
-            self.column_failures.append((name, column_problems(truth, pred) or ["no body in truth"]))
+            self.column_failures.append((name, _problems(pairs, extra) or ["no body in truth"]))
         label = any(f.is_fractured for f in truth.vertebrae)
         probs = [f.fracture_probability or 0.0 for f in pred.vertebrae]
         called = any(f.is_fractured for f in pred.vertebrae)
