@@ -106,6 +106,27 @@ def test_renumber_column_moves_every_body_but_the_sacrum(session: ReviewSession)
     assert session.undo_label == "renumber column by -1"  # a no-op is no step
 
 
+def test_swap_anterior_posterior_mirrors_every_body_in_one_step(session: ReviewSession) -> None:
+    # L1 becomes a grade-2 wedge: Ha = 84 - 60 = 24 mm against Hm = Hp = 30 mm.
+    session.move_landmark("l1", "inferior_anterior", (10, 84))
+    session.set_grade("l1", 2, FractureType.WEDGE)
+    before = session.annotation
+    session.swap_anterior_posterior()
+    l1 = session.annotation.finding("l1")
+    # superior: anterior (10, 60) <-> posterior (40, 60); inferior: (10, 84) <-> (40, 90)
+    assert l1.landmarks.tolist() == [[40, 60], [25, 60], [10, 60], [40, 90], [25, 90], [10, 84]]
+    m = session.measurements.by_level["L1"]
+    assert (m.ha, m.hm, m.hp) == (30.0, 30.0, 24.0)
+    assert l1.grade == Grade.MODERATE and l1.fracture_type == FractureType.CRUSH
+    assert all(f.reader_edited for f in session.annotation.vertebrae)
+    assert not session.annotation.by_level("S1").reader_edited  # no landmarks: untouched
+    assert session.undo_label == "swap anterior and posterior"
+    _roundtrip(session, before)
+    session.swap_anterior_posterior()  # twice is the original film again
+    assert session.annotation.finding("l1").landmarks.tolist() == before.finding("l1").landmarks.tolist()
+    assert session.annotation.finding("l1").fracture_type == FractureType.WEDGE
+
+
 def test_set_grade_clear_fracture_and_type_rules(session: ReviewSession) -> None:
     before = session.annotation
     session.set_grade("l1", 2, "wedge")

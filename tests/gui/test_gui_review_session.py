@@ -128,6 +128,22 @@ def test_renumbering_and_relabelling(qtbot, reviewing):
     assert controller.annotation.levels[0] == "T12"
 
 
+def test_the_patient_faces_the_other_way_in_one_action(qtbot, reviewing):
+    window, controller, annotation = reviewing
+    l4 = annotation.by_level("L4")
+    before = measure_study(annotation).by_id[l4.finding_id]
+    controller.select(l4.finding_id)
+    window.actions["swap_facing"].trigger()
+    swapped = controller.annotation.finding(l4.finding_id)
+    assert swapped.fracture_type.value == "crush" and swapped.grade == 2  # was a wedge
+    values = window.detail_panel.values()
+    assert values["Ha"] == f"{fmt.height(before.hp)} mm" and values["Hp"] == f"{fmt.height(before.ha)} mm"
+    assert np.allclose(controller.handles.position(l4.finding_id, 0), l4.landmarks[2])
+    assert "swapped" in window.statusBar().currentMessage()
+    window.actions["undo"].trigger()
+    assert controller.annotation == annotation
+
+
 def test_adding_a_missed_body_with_six_clicks_and_deleting_one(qtbot, reviewing):
     window, controller, annotation = reviewing
     controller.ask_level = lambda _title, choices: choices[0]  # take the suggestion

@@ -14,6 +14,10 @@ Decisions (documented for the GUI):
   written as VERIFIED by that reader). ``is_accepted`` reports it.
 * ``set_grade`` with a grade ≥ 1 and no type uses the measured type; the model's probability is
   cleared once the reader decides by hand (``VertebraFinding.fracture_probability`` contract).
+* ``swap_anterior_posterior`` is the one-action fix for a film whose facing the model got wrong:
+  every body's anterior and posterior landmarks trade places (Ha and Hp with them), and a wedge
+  becomes a crush and back, since the type names the height that fell. Grades stay: the Genant
+  loss compares each height with the same kind of height on the neighbours, all swapped alike.
 """
 
 from __future__ import annotations
@@ -168,6 +172,13 @@ class ReviewSession:
                          for f, n in zip(current.findings, names, strict=True))
         self._commit(_rebuilt(current, findings), f"renumber column by {int(steps):+d}")
 
+    def swap_anterior_posterior(self) -> None:
+        """The patient faces the other way: swap every body's anterior and posterior points."""
+        current = self.annotation
+        findings = tuple(_facing_swapped(f) if f.landmarks is not None else f
+                         for f in current.findings)
+        self._commit(_rebuilt(current, findings), "swap anterior and posterior")
+
     def set_grade(self, finding_id: str, grade: Grade | int,
                   fracture_type: FractureType | str | None = None) -> None:
         """Set the decided Genant grade and type of one body."""
@@ -277,6 +288,17 @@ def _rebuilt(annotation: StudyAnnotation, findings: tuple[VertebraFinding, ...])
         return replace(annotation, findings=findings)
     except AnnotationError as exc:
         raise EditError(str(exc)) from None
+
+
+# Landmark order after the swap: each anterior point takes its posterior partner's place.
+_FACING_ORDER = tuple(LANDMARK_NAMES.index(name.replace("anterior", "@").replace(
+    "posterior", "anterior").replace("@", "posterior")) for name in LANDMARK_NAMES)
+_FACING_TYPE = {FractureType.WEDGE: FractureType.CRUSH, FractureType.CRUSH: FractureType.WEDGE}
+
+
+def _facing_swapped(finding: VertebraFinding) -> VertebraFinding:
+    ftype = _FACING_TYPE.get(finding.fracture_type, finding.fracture_type)
+    return finding.edited(landmarks=finding.landmarks[list(_FACING_ORDER)], fracture_type=ftype)
 
 
 def _valid_level(level: str) -> str:

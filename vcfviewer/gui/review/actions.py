@@ -30,6 +30,9 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
                "Every level one higher in the spine; the sacrum stays"),
     ActionSpec("renumber_down", "Renumber column &down (L1 → L2)", "Review", ("Ctrl+Down",),
                "Every level one lower in the spine; the sacrum stays"),
+    ActionSpec("swap_facing", "Patient faces the other &way (swap anterior/posterior)", "Review",
+               ("Shift+F",), "Every body's anterior and posterior landmarks trade places (Ha "
+               "with Hp; a wedge becomes a crush): for a film whose facing the model got wrong"),
     ActionSpec("add_body", "Add &missed body…", "Review", ("B",),
                "Place the six landmarks of a body the model missed", icon_text="Add body"),
     ActionSpec("delete_body", "&Delete body", "Review", ("Del",),
@@ -68,8 +71,8 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
 
 REVIEW_MENU: tuple[str, ...] = (
     "analyse", "-", "undo", "redo", "-", "grade_0", "grade_1", "grade_2", "grade_3",
-    "cycle_type", "-", "relabel", "renumber_up", "renumber_down", "-", "add_body",
-    "delete_body", "next_body", "previous_body", "-", "accept_all", "-", "toggle_masks",
+    "cycle_type", "-", "relabel", "renumber_up", "renumber_down", "swap_facing", "-",
+    "add_body", "delete_body", "next_body", "previous_body", "-", "accept_all", "-", "toggle_masks",
     "toggle_marks", "toggle_labels", "colour_by_grade", "opacity_down", "opacity_up",
 )
 FILE_ITEMS: tuple[str, ...] = ("export", "export_to", "recover", "preferences")
@@ -79,6 +82,6 @@ TOOLBAR_ITEMS: tuple[str, ...] = ("analyse", "-", "undo", "redo", "-", "add_body
 # Enabled only while a review session exists.
 SESSION_ACTIONS: tuple[str, ...] = (
     "grade_0", "grade_1", "grade_2", "grade_3", "cycle_type", "relabel", "renumber_up",
-    "renumber_down", "add_body", "delete_body", "next_body", "previous_body", "accept_all",
+    "renumber_down", "swap_facing", "add_body", "delete_body", "next_body", "previous_body", "accept_all",
     "export", "export_to",
 )

@@ -91,6 +91,11 @@ class EditCommands:
         """Shift every level of the column by ``steps`` (positive = caudal)."""
         self.edit(lambda s: s.renumber_column(steps))
 
+    def swap_facing(self) -> None:
+        """The model read the patient's facing wrong: swap anterior and posterior everywhere."""
+        if self.edit(lambda s: s.swap_anterior_posterior()):
+            self.window.show_status("Anterior and posterior swapped on every body (Ctrl+Z undoes)")
+
     def delete_selected(self) -> None:
         """Remove the selected body."""
         fid = self._selected_or_say()
