@@ -6,7 +6,7 @@ import numpy as np
 
 from vcfviewer.models.postprocess import (MIN_SOLIDITY, column_angles, find_bodies, find_peaks,
                                           merge_stacked, number_levels, parse_film, solidity,
-                                          split_instances)
+                                          peak_axis, split_instances)
 
 
 def _maps(n_bodies: int, fractured: tuple[int, ...] = (), lumbar_from: int = 0, gap: int = 3,
@@ -171,6 +171,28 @@ def test_a_body_with_two_maxima_side_by_side_stays_one_body() -> None:
     two = np.zeros((40, 40), bool)
     two[4:28, 10:26] = True
     assert len(split_instances(two, np.array([[18.0, 10.0], [18.0, 22.0]]), 1.3 * 192)) == 2
+
+
+def test_two_small_bodies_stacked_along_the_column_are_split() -> None:
+    # CT: upper thoracic bodies are far smaller than the film's typical body, so two of them
+    # joined across a thin disc (here rows 4-27, 16 wide: 384 px) make less than min_area (500).
+    joined = np.zeros((40, 40), bool)
+    joined[4:28, 10:26] = True
+    stacked = [[18.0, 10.0], [18.0, 22.0]]  # 12 px apart along the vertical column, 0 across
+    side = [[12.0, 16.0], [23.0, 16.0]]  # 11 px apart across the column, 0 along
+    vertical = np.array([0.0, 1.0])
+    assert len(split_instances(joined, np.array(stacked), 500, vertical)) == 2
+    assert len(split_instances(joined, np.array(side), 500, vertical)) == 1
+    assert len(split_instances(joined, np.array(stacked), 500)) == 1  # no axis: one body
+    # Peaks 3 along and 4 across: side by side (|3| < |4|); 4 along and 3 across: stacked.
+    assert len(split_instances(joined, np.array([[14.0, 14.0], [18.0, 17.0]]), 500, vertical)) == 1
+    assert len(split_instances(joined, np.array([[15.0, 12.0], [18.0, 16.0]]), 500, vertical)) == 2
+
+
+def test_peak_axis_is_the_principal_direction_of_the_centres() -> None:
+    assert peak_axis(np.array([[0.0, 0.0], [10.0, 0.0]])) is None  # two points: no column
+    axis = peak_axis(np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0], [9.0, 12.0]]))
+    assert np.allclose(np.abs(axis), [0.6, 0.8])  # the 3-4-5 direction, either sign
 
 
 def test_two_peaks_inside_one_body_do_not_split_it() -> None:

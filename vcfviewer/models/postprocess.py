@@ -135,17 +135,20 @@ def add_weak_peaks(body: np.ndarray, peaks: np.ndarray, heat: np.ndarray, size: 
     return np.array(kept, dtype=np.float64).reshape(-1, 2)
 
 
-def split_instances(body: np.ndarray, peaks: np.ndarray, min_area: float = 0.0) -> list[np.ndarray]:
+def split_instances(body: np.ndarray, peaks: np.ndarray, min_area: float = 0.0,
+                    axis: np.ndarray | None = None) -> list[np.ndarray]:
     """Connected components of ``body``, each divided between the centre peaks it holds.
 
-    A component smaller than ``min_area`` is one body whatever its peaks: two bodies side by side
-    make about twice a body's area, a tilted or crushed body with two maxima about one."""
+    A component smaller than ``min_area`` holding two peaks is one body when the peaks sit side
+    by side across the column ``axis`` (a tilted or crushed body with two maxima) and two when
+    they are stacked along it (two small bodies joined across a thin disc: upper thoracic bodies
+    on CT are far smaller than the typical body of the film). Without an axis it is one body."""
     count, labels = cv2.connectedComponents(body.astype(np.uint8), connectivity=4)
     out: list[np.ndarray] = []
     for comp in range(1, count):
         region = labels == comp
         inside = [p for p in peaks if region[int(p[1]), int(p[0])]]
-        if len(inside) < 2 or region.sum() < min_area:
+        if len(inside) < 2 or (region.sum() < min_area and not _stacked(inside, axis)):
             out.append(region)
             continue
         ys, xs = np.nonzero(region)
@@ -157,6 +160,24 @@ def split_instances(body: np.ndarray, peaks: np.ndarray, min_area: float = 0.0) 
             # Nearest-peak split can leave crumbs across a gap; keep the main piece.
             out.append(_largest_component(part))
     return [m for m in out if m.any()]
+
+
+def peak_axis(peaks: np.ndarray) -> np.ndarray | None:
+    """Unit direction of the column through the centre peaks (their principal axis); None for
+    fewer than three peaks, which do not define a column."""
+    if len(peaks) < 3:
+        return None
+    _, _, vt = np.linalg.svd(peaks - peaks.mean(axis=0), full_matrices=False)
+    return vt[0]
+
+
+def _stacked(points: list[np.ndarray], axis: np.ndarray | None) -> bool:
+    """Do two peaks lie one above the other along the column rather than side by side?"""
+    if axis is None or len(points) != 2:
+        return axis is not None
+    step = np.asarray(points[1], float) - np.asarray(points[0], float)
+    along = abs(float(step @ axis))
+    return along > abs(float(step @ [-axis[1], axis[0]]))
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
@@ -198,7 +219,7 @@ def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: 
     size = typical_body_size(body, peaks)
     peaks = suppress_close_peaks(peaks, centre_heat, size)
     peaks = add_weak_peaks(body, peaks, centre_heat, size)
-    masks = split_instances(body, peaks, SPLIT_MIN_AREA * size * size)
+    masks = split_instances(body, peaks, SPLIT_MIN_AREA * size * size, peak_axis(peaks))
     if not masks:
         return [], sacrum
     areas = np.array([m.sum() for m in masks])
