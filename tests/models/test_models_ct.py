@@ -54,6 +54,19 @@ def test_far_apart_detections_stay_separate_bodies() -> None:
     assert len(tracks) == 2
 
 
+def test_a_plane_showing_two_bodies_joined_does_not_merge_their_tracks() -> None:
+    # Two small bodies 6 px apart (body size 10 px, link reach 5 px) on planes 0-8, except
+    # plane 4, which shows them joined as one detection midway (y 20), 3 px from each. Linked
+    # freely, that detection would join both tracks; one body shows once on a plane, so it
+    # joins one of them and the other body keeps its own track.
+    per_plane = [(p, [_body(30, 17), _body(30, 23)]) for p in (0, 2, 6, 8)]
+    per_plane.append((4, [_body(30, 20)]))
+    tracks = ct.link_tracks(per_plane, step=2)
+    assert sorted(len(t.detections) for t in tracks) == [4, 5]
+    for t in tracks:
+        assert len(set(t.planes.tolist())) == len(t.detections)  # never twice on one plane
+
+
 def test_mid_plane_is_the_area_weighted_centre() -> None:
     # planes 10, 12, 14 with areas 36, 100, 100: (360 + 1200 + 1400) / 236 = 12.54 -> 13
     track = ct._Track([ct._Detection(10, _body(30, 15, 6)), ct._Detection(12, _body(30, 15, 10)),

@@ -119,12 +119,24 @@ class _Track:
 
 
 def link_tracks(per_plane: list[tuple[int, list[BodyCandidate]]], step: int) -> list[_Track]:
-    """Join detections on neighbouring planes (≤ 2 steps apart) whose centres are close."""
+    """Join detections on neighbouring planes (≤ 2 steps apart) whose centres are close, the
+    closest pairs first, never two detections of one plane into one track.
+
+    One body shows once on a plane. Where bodies are small and close (upper thoracic on CT) a
+    plane may show two of them joined as one detection, which is close to both bodies' tracks;
+    linked freely it would merge them, and every body of the chain but one would be lost."""
     dets = [_Detection(p, b) for p, bodies in per_plane for b in bodies]
     if not dets:
         return []
     size = float(np.sqrt(np.median([d.body.area for d in dets])))
+    centres = np.array([d.body.centre for d in dets], float)
+    planes = np.array([d.plane for d in dets])
+    gap = np.abs(planes[:, None] - planes[None])
+    dist = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    pairs = np.argwhere((gap > 0) & (gap <= 2 * step) & (dist < LINK_FRACTION * size))
+    pairs = pairs[pairs[:, 0] < pairs[:, 1]]
     parent = list(range(len(dets)))
+    on_planes = [{int(p)} for p in planes]
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -132,12 +144,11 @@ def link_tracks(per_plane: list[tuple[int, list[BodyCandidate]]], step: int) -> 
             i = parent[i]
         return i
 
-    for i, a in enumerate(dets):
-        for j in range(i + 1, len(dets)):
-            b = dets[j]
-            if 0 < abs(a.plane - b.plane) <= 2 * step and \
-                    np.hypot(*(a.body.centre - b.body.centre)) < LINK_FRACTION * size:
-                parent[root(j)] = root(i)
+    for i, j in pairs[np.argsort(dist[pairs[:, 0], pairs[:, 1]], kind="stable")]:
+        a, b = root(int(i)), root(int(j))
+        if a != b and not on_planes[a] & on_planes[b]:
+            parent[b] = a
+            on_planes[a] |= on_planes[b]
     groups: dict[int, list[_Detection]] = {}
     for i, d in enumerate(dets):
         groups.setdefault(root(i), []).append(d)
