@@ -67,6 +67,16 @@ def test_a_plane_showing_two_bodies_joined_does_not_merge_their_tracks() -> None
         assert len(set(t.planes.tolist())) == len(t.detections)  # never twice on one plane
 
 
+def test_a_body_found_in_two_pieces_side_by_side_is_one_body() -> None:
+    # Body size 10 px. On planes 0-6 the body shows as a front and a back piece 6 px apart
+    # across the column (level with each other); below it, 10 px down, the next body.
+    per_plane = [(p, [_body(27, 20), _body(33, 20), _body(30, 30)]) for p in (0, 2, 4, 6)]
+    tracks = ct.link_tracks(per_plane, step=2)
+    assert sorted(len(t.detections) for t in tracks) == [4, 8]  # pieces joined, neighbour not
+    body = max(tracks, key=lambda t: len(t.detections))
+    assert np.allclose(body.centre(), [30, 20])
+
+
 def test_mid_plane_is_the_area_weighted_centre() -> None:
     # planes 10, 12, 14 with areas 36, 100, 100: (360 + 1200 + 1400) / 236 = 12.54 -> 13
     track = ct._Track([ct._Detection(10, _body(30, 15, 6)), ct._Detection(12, _body(30, 15, 10)),

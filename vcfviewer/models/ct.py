@@ -102,6 +102,10 @@ class _Track:
         """Area-weighted centre of the planes it shows on (the body is widest mid-way)."""
         return int(round(float((self.planes * self.areas).sum() / self.areas.sum())))
 
+    def centre(self) -> np.ndarray:
+        """Mean [x, y] of its detections' centres (film-network grid)."""
+        return np.mean([d.body.centre for d in self.detections], axis=0)
+
     def nearest(self, plane: int) -> _Detection:
         return self.detections[int(np.argmin(np.abs(self.planes - plane)))]
 
@@ -152,7 +156,29 @@ def link_tracks(per_plane: list[tuple[int, list[BodyCandidate]]], step: int) -> 
     groups: dict[int, list[_Detection]] = {}
     for i, d in enumerate(dets):
         groups.setdefault(root(i), []).append(d)
-    return [_Track(sorted(g, key=lambda d: d.plane)) for g in groups.values()]
+    return _merge_pieces([_Track(sorted(g, key=lambda d: d.plane)) for g in groups.values()],
+                         size, step)
+
+
+def _merge_pieces(tracks: list[_Track], size: float, step: int) -> list[_Track]:
+    """One body found in two pieces side by side (front and back, split by a cleft) leaves two
+    tracks level with each other over overlapping planes: they become one. The column runs
+    roughly top to bottom on a sagittal plane, and different bodies lie about a body's height
+    apart along it, far beyond ``LINK_FRACTION`` of a body."""
+    merged: list[_Track] = []
+    for track in sorted(tracks, key=lambda t: -len(t.detections)):
+        host = next((m for m in merged if _level_with(m, track, size, step)), None)
+        if host is None:
+            merged.append(track)
+        else:
+            host.detections = sorted(host.detections + track.detections, key=lambda d: d.plane)
+    return merged
+
+
+def _level_with(a: _Track, b: _Track, size: float, step: int) -> bool:
+    dx, dy = np.abs(a.centre() - b.centre())
+    overlap = b.planes.min() <= a.planes.max() + 2 * step and a.planes.min() <= b.planes.max() + 2 * step
+    return bool(overlap and dy < LINK_FRACTION * size and dx < size)
 
 
 def column_middle(tracks: list[_Track]) -> float | None:
