@@ -19,6 +19,7 @@ from export_ct_support import (
     write_series,
 )
 
+from vcfviewer.core.annotation import VertebraFinding
 from vcfviewer.core.image import SourceRef
 from vcfviewer.core.morphometry import measure_study
 from vcfviewer.core.progress import run_to_completion
@@ -210,3 +211,19 @@ def test_a_resampled_stack_folds_its_voxels_onto_the_acquired_slices(tmp_path: P
     # (z = −12, the first of two equally near), so L1 lands in files 1, 2 and 4
     l1 = next(s for s in segments if s.level == "L1").mask
     assert np.flatnonzero(l1.any(axis=(1, 2))).tolist() == [1, 2, 3]  # list positions of 1, 2, 4
+
+
+def test_batch_skips_the_seg_of_a_ct_whose_bodies_cover_no_voxel(ct, tmp_path: Path) -> None:
+    # A body whose six points collapse onto one (an untrained model's output on a three-slice
+    # series did this) has an outline of no area, hence no voxels: a SEG of it cannot exist, so
+    # the batch leaves the SEG out instead of failing the study.
+    from vcfviewer.batch.exporting import formats_for
+    from vcfviewer.batch.task import StudyTask
+
+    volume, annotation = ct[2], ct[3]
+    task = StudyTask(key="k", path=str(tmp_path / "ct0.dcm"), out_dir=str(tmp_path / "out"),
+                     formats=("json", "csv", "sr", "seg", "key_image"))
+    assert formats_for(task, annotation, volume) == task.formats
+    point = VertebraFinding("L1", [[5.0, 3.0]] * 6, plane_index=L1_PLANE)
+    assert formats_for(task, replace(annotation, findings=(point,)), volume) == \
+        ("json", "csv", "sr", "key_image")

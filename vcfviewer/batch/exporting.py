@@ -53,18 +53,33 @@ def _check(report: Any) -> None:
         raise _fail("export", reasons)
 
 
-def formats_for(task: "StudyTask", annotation: "StudyAnnotation") -> tuple[str, ...]:
+def formats_for(task: "StudyTask", annotation: "StudyAnnotation",
+                image: "Radiograph | Volume | None" = None) -> tuple[str, ...]:
     """The task's formats, less those that cannot exist for what the model found.
 
     A SEG needs at least one segment and an SR at least one measured vertebra; on a film where
-    the model found none, their writers refuse, which is no fault of the study.
+    the model found none, their writers refuse, which is no fault of the study. On a CT a body
+    becomes voxels through its plane, and a body drawn off the scanned slices (a series of a few
+    slices) has none.
     """
     drop = set()
-    if not any(f.mask is not None or f.landmarks is not None for f in annotation.findings):
+    if not _segmentable(annotation, image):
         drop.add("seg")
     if not annotation.vertebrae:
         drop.add("sr")
     return tuple(f for f in task.formats if f not in drop)
+
+
+def _segmentable(annotation: "StudyAnnotation", image: "Radiograph | Volume | None") -> bool:
+    from vcfviewer.core.image import Volume
+
+    drawn = [f for f in annotation.findings if f.mask is not None or f.landmarks is not None]
+    if not isinstance(image, Volume):
+        return bool(drawn)
+    from vcfviewer.io.ct_export import body_voxels
+
+    return any((voxels := body_voxels(image, annotation, f)) is not None and voxels[0].size
+               for f in drawn)
 
 
 def _write(task: "StudyTask", image: "Radiograph | Volume", annotation: "StudyAnnotation",
@@ -74,7 +89,7 @@ def _write(task: "StudyTask", image: "Radiograph | Volume", annotation: "StudyAn
 
     out_dir = Path(task.out_dir)
     report = run_to_completion(export_study(image, annotation, out_dir, source_dicom_path=source,
-                                            formats=formats_for(task, annotation),
+                                            formats=formats_for(task, annotation, image),
                                             measurements=ms))
     _check(report)
     if task.deidentify:
