@@ -56,3 +56,16 @@ def test_neighbours_skip_missing_levels() -> None:
     present = ["T12", "L2", "L3", "S1"]
     assert levels.neighbours("L2", present) == ("T12", "L3")
     assert levels.neighbours("T12", present) == (None, "L2")
+
+
+def test_with_l6_names_the_body_above_the_sacrum_l6_and_shifts_the_rest_down() -> None:
+    # Six lumbar bodies numbered from the sacrum as T12-L5 (plus T11 above): really T12, L1-L6.
+    column = ["T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
+    assert levels.with_l6(column) == ["T12", "L1", "L2", "L3", "L4", "L5", "L6", "S1"]
+    assert levels.with_l6(["L4", "L5"]) == ["L5", "L6"]  # no sacrum in the annotation: same rule
+    # and back: renumbering up by one undoes it (L6 - 1 = L5)
+    assert levels.renumber(levels.with_l6(column), -1) == column
+    with pytest.raises(levels.LevelError, match="already has an L6"):
+        levels.with_l6(["L5", "L6", "S1"])
+    with pytest.raises(levels.LevelError, match="no body is named L5"):
+        levels.with_l6(["T12", "L1", "L2"])

@@ -127,6 +127,22 @@ def test_swap_anterior_posterior_mirrors_every_body_in_one_step(session: ReviewS
     assert session.annotation.finding("l1").fracture_type == FractureType.WEDGE
 
 
+def test_name_l6_renames_the_whole_column_in_one_step(session: ReviewSession) -> None:
+    # T12, L1, L2 + S1: no body named L5, so L6 cannot be named; renumber first (L2 -> L5).
+    with pytest.raises(EditError, match="no body is named L5"):
+        session.name_l6()
+    session.renumber_column(3)
+    assert session.annotation.levels == ["L3", "L4", "L5", "S1"]
+    before = session.annotation
+    session.name_l6()
+    assert session.annotation.levels == ["L4", "L5", "L6", "S1"]
+    assert session.undo_label == "name the body above the sacrum L6"
+    assert not session.annotation.by_level("S1").reader_edited
+    _roundtrip(session, before)
+    with pytest.raises(EditError, match="already has an L6"):
+        session.name_l6()
+
+
 def test_set_grade_clear_fracture_and_type_rules(session: ReviewSession) -> None:
     before = session.annotation
     session.set_grade("l1", 2, "wedge")

@@ -128,6 +128,18 @@ def test_renumbering_and_relabelling(qtbot, reviewing):
     assert controller.annotation.levels[0] == "T12"
 
 
+def test_a_transitional_l6_is_named_in_one_action(qtbot, reviewing):
+    window, controller, annotation = reviewing
+    assert annotation.levels == ["L1", "L2", "L3", "L4", "L5", "S1"]
+    window.actions["name_l6"].trigger()
+    assert controller.annotation.levels == ["L2", "L3", "L4", "L5", "L6", "S1"]
+    assert window.findings_table.cell_text(annotation.findings[4].finding_id, "level") == "L6"
+    window.actions["name_l6"].trigger()  # already has an L6: refused, said
+    assert "already has an L6" in window.banner.text()
+    window.actions["undo"].trigger()
+    assert controller.annotation == annotation
+
+
 def test_the_patient_faces_the_other_way_in_one_action(qtbot, reviewing):
     window, controller, annotation = reviewing
     l4 = annotation.by_level("L4")

@@ -94,6 +94,24 @@ def renumber(levels: Sequence[str], steps: int) -> list[str]:
     return out
 
 
+def with_l6(levels: Sequence[str]) -> list[str]:
+    """The column read with a transitional L6: the body named L5 becomes L6 and every other
+    vertebra one level lower (L4 → L5, …, T12 → L1); the sacrum stays.
+
+    This is the reader's one action when six lumbar bodies sit above the sacrum (CLINICAL.md §6):
+    numbering from the sacrum names them T12–L5, and an ordinary renumbering cannot reach L6.
+    """
+    names = [validate(name) for name in levels]
+    if "L6" in names:
+        raise LevelError("the column already has an L6")
+    if "L5" not in names:
+        raise LevelError("no body is named L5: L6 is the body above the sacrum, numbered L5 first")
+    out = ["L6" if n == "L5" else n if n == SACRUM else shift(n, 1) for n in names]
+    if len(set(out)) != len(out):
+        raise LevelError(f"naming L6 gives duplicate levels: {out}")
+    return out
+
+
 def number_from_sacrum(count: int, has_sacrum: bool = True) -> list[str]:
     """Names for ``count`` bodies listed cranial → caudal whose lowest sits directly above S1.
 

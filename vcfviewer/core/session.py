@@ -168,9 +168,16 @@ class ReviewSession:
             names = _levels.renumber(current.levels, int(steps))
         except _levels.LevelError as exc:
             raise EditError(str(exc)) from None
-        findings = tuple(f if f.level == n else f.edited(level=n)
-                         for f, n in zip(current.findings, names, strict=True))
-        self._commit(_rebuilt(current, findings), f"renumber column by {int(steps):+d}")
+        self._commit(_renamed(current, names), f"renumber column by {int(steps):+d}")
+
+    def name_l6(self) -> None:
+        """Six lumbar bodies above the sacrum: the one named L5 becomes L6, the rest one lower."""
+        current = self.annotation
+        try:
+            names = _levels.with_l6(current.levels)
+        except _levels.LevelError as exc:
+            raise EditError(str(exc)) from None
+        self._commit(_renamed(current, names), "name the body above the sacrum L6")
 
     def swap_anterior_posterior(self) -> None:
         """The patient faces the other way: swap every body's anterior and posterior points."""
@@ -299,6 +306,13 @@ _FACING_TYPE = {FractureType.WEDGE: FractureType.CRUSH, FractureType.CRUSH: Frac
 def _facing_swapped(finding: VertebraFinding) -> VertebraFinding:
     ftype = _FACING_TYPE.get(finding.fracture_type, finding.fracture_type)
     return finding.edited(landmarks=finding.landmarks[list(_FACING_ORDER)], fracture_type=ftype)
+
+
+def _renamed(annotation: StudyAnnotation, names: Sequence[str]) -> StudyAnnotation:
+    """The annotation with its findings (in order) renamed; renamed ones marked edited."""
+    findings = tuple(f if f.level == n else f.edited(level=n)
+                     for f, n in zip(annotation.findings, names, strict=True))
+    return _rebuilt(annotation, findings)
 
 
 def _valid_level(level: str) -> str:

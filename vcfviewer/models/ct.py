@@ -177,7 +177,8 @@ def _merge_pieces(tracks: list[_Track], size: float, step: int) -> list[_Track]:
 
 def _level_with(a: _Track, b: _Track, size: float, step: int) -> bool:
     dx, dy = np.abs(a.centre() - b.centre())
-    overlap = b.planes.min() <= a.planes.max() + 2 * step and a.planes.min() <= b.planes.max() + 2 * step
+    overlap = (b.planes.min() <= a.planes.max() + 2 * step
+               and a.planes.min() <= b.planes.max() + 2 * step)
     return bool(overlap and dy < LINK_FRACTION * size and dx < size)
 
 

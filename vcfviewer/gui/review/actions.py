@@ -30,6 +30,9 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
                "Every level one higher in the spine; the sacrum stays"),
     ActionSpec("renumber_down", "Renumber column &down (L1 → L2)", "Review", ("Ctrl+Down",),
                "Every level one lower in the spine; the sacrum stays"),
+    ActionSpec("name_l6", "Transitional L&6: the body above the sacrum is L6", "Review",
+               ("Ctrl+6",), "Six lumbar bodies: the body named L5 becomes L6 and every body "
+               "above moves one level down (T12 becomes L1)"),
     ActionSpec("swap_facing", "Patient faces the other &way (swap anterior/posterior)", "Review",
                ("Shift+F",), "Every body's anterior and posterior landmarks trade places (Ha "
                "with Hp; a wedge becomes a crush): for a film whose facing the model got wrong"),
@@ -71,9 +74,10 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
 
 REVIEW_MENU: tuple[str, ...] = (
     "analyse", "-", "undo", "redo", "-", "grade_0", "grade_1", "grade_2", "grade_3",
-    "cycle_type", "-", "relabel", "renumber_up", "renumber_down", "swap_facing", "-",
-    "add_body", "delete_body", "next_body", "previous_body", "-", "accept_all", "-", "toggle_masks",
-    "toggle_marks", "toggle_labels", "colour_by_grade", "opacity_down", "opacity_up",
+    "cycle_type", "-", "relabel", "renumber_up", "renumber_down", "name_l6", "swap_facing",
+    "-", "add_body", "delete_body", "next_body", "previous_body", "-", "accept_all", "-",
+    "toggle_masks", "toggle_marks", "toggle_labels", "colour_by_grade", "opacity_down",
+    "opacity_up",
 )
 FILE_ITEMS: tuple[str, ...] = ("export", "export_to", "recover", "preferences")
 WINDOW_ITEMS: tuple[str, ...] = ("toggle_findings", "toggle_details")
@@ -82,6 +86,6 @@ TOOLBAR_ITEMS: tuple[str, ...] = ("analyse", "-", "undo", "redo", "-", "add_body
 # Enabled only while a review session exists.
 SESSION_ACTIONS: tuple[str, ...] = (
     "grade_0", "grade_1", "grade_2", "grade_3", "cycle_type", "relabel", "renumber_up",
-    "renumber_down", "swap_facing", "add_body", "delete_body", "next_body", "previous_body", "accept_all",
-    "export", "export_to",
+    "renumber_down", "name_l6", "swap_facing", "add_body", "delete_body", "next_body",
+    "previous_body", "accept_all", "export", "export_to",
 )

@@ -91,6 +91,12 @@ class EditCommands:
         """Shift every level of the column by ``steps`` (positive = caudal)."""
         self.edit(lambda s: s.renumber_column(steps))
 
+    def name_l6(self) -> None:
+        """Transitional anatomy: the body above the sacrum is L6 (one step, undoable)."""
+        if self.edit(lambda s: s.name_l6()):
+            self.window.show_status("Transitional L6 named; every body above moved one level "
+                                    "down (Ctrl+Z undoes)")
+
     def swap_facing(self) -> None:
         """The model read the patient's facing wrong: swap anterior and posterior everywhere."""
         if self.edit(lambda s: s.swap_anterior_posterior()):
