@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from vcfviewer.core.annotation import ImageRef, Provenance, StudyAnnotation, VertebraFinding
 from vcfviewer.core.morphometry import measure_study
 from vcfviewer.gui.review import geometry
-from vcfviewer.gui.widgets.detail_panel import DetailPanel, summarise_flags
+from vcfviewer.gui.widgets.detail_panel import DetailPanel, model_notes, summarise_flags
 from vcfviewer.gui.widgets.findings_table import COLUMNS, FindingsTable
 
 
@@ -150,3 +150,14 @@ def test_labels_say_grade_borderline_and_disagreement(column):
                       "grade")
     assert "≠" in text and "&nbsp;0" not in text  # no badge for a normal call, but flagged
     assert "✎" in label_html(column.by_level("L2"), ms.by_id["l2"], "level")
+
+
+def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
+    notes = ("lumbar count 6, expected 5: check the numbering (transitional anatomy?)",
+             "lumbar count 4, expected 5: check the numbering (transitional anatomy?)",
+             "T11 cut at the image edge: not measured")
+    assert model_notes(notes).split("\n") == [
+        notes[0] + " [Ctrl+6 names an L6]",
+        notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
+        notes[2]]
+    assert model_notes(()) == "none"

@@ -69,6 +69,20 @@ MODEL_NOTES = "Model notes"
 _UNMEASURABLE = re.compile(r"^(\S+) not measurable: ")
 
 
+# What the reader can do about a model note, in one keystroke (see Review menu).
+_NOTE_HINTS = (("lumbar count 6", "Ctrl+6 names an L6"),
+               ("lumbar count", "Ctrl+Up / Ctrl+Down renumber the column"))
+
+
+def model_notes(flags: tuple[str, ...]) -> str:
+    """The model's notes one per line, a numbering note with the action that settles it."""
+    lines = []
+    for note in flags:
+        hint = next((h for prefix, h in _NOTE_HINTS if note.startswith(prefix)), None)
+        lines.append(f"{note} [{hint}]" if hint else note)
+    return "\n".join(lines) if lines else "none"
+
+
 def summarise_flags(warnings: tuple[str, ...]) -> str:
     """Study flags one per line; per-body "not measurable" lines become one line of levels
     (each body's reason is in its own detail and the table's tooltip)."""
@@ -91,7 +105,7 @@ def study_values(annotation: StudyAnnotation, ms: StudyMeasurements, model_text:
         "Flags": summarise_flags(ms.warnings),
         # What the model noted when it proposed (cut bodies left out, no sacrum found, a grade
         # the landmarks disagree with): kept as said, even after the reader's corrections.
-        MODEL_NOTES: "\n".join(annotation.flags) if annotation.flags else "none",
+        MODEL_NOTES: model_notes(annotation.flags),
         "Model": model_text or fmt.DASH,
         "Status": status,
     }
