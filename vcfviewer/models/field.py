@@ -23,7 +23,7 @@ import numpy as np
 
 GRID = 1024  # longer side of the working grid (source films are 1500-3000 px)
 FLAT_SPREAD = 2e-3  # local std, as a share of the 1-99 % intensity range, below which a pixel is flat
-MIN_STRAIGHT_SHARE = 0.4  # of a side's profile that must follow one line for it to be a band
+MIN_STRAIGHT_SHARE = 0.35  # of a side's profile that must follow one line for it to be a band
 LINE_TOLERANCE = 3.0  # cells: a collimator edge is sharp; a ragged saturated border is not
 MAX_TILT = 0.09  # slope of the band's edge (about 5 degrees): collimators are near-square to the film
 
