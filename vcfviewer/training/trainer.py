@@ -397,9 +397,9 @@ DESIGN = {
                     "(body-relative scale, so films without pixel spacing work), rotated so the "
                     "local column axis is vertical, mirrored so the patient faces left",
     "instances": "connected components of the body classes after opening (3x3, 2 iterations), "
-                 "split by body-centre heatmap peaks (weaker peaks too inside a component 1.4x "
-                 "a typical body: a crushed body fused with its neighbour; a component under "
-                 "1.3x a body is never split)",
+                 "split by body-centre heatmap peaks (peaks down to 0.08 too inside a component "
+                 "1.25x a typical body: a crushed body fused with its neighbour; a component "
+                 "under 1.3x a body is split only between peaks stacked along the column)",
     "exposures": "the film network also reads the film at gamma 0.3 and 2.5 (re-windowed for "
                  "an under- and an over-exposed field); compact bodies those views show next to "
                  "the column join it",
