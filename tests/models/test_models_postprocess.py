@@ -102,6 +102,24 @@ def test_a_crushed_body_fused_with_its_neighbour_is_split_at_its_weak_peak() -> 
     assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 6
 
 
+def test_a_vertebra_plana_fused_with_its_neighbour_is_found_at_a_faint_peak() -> None:
+    # Body 2 is crushed flat (rows 47-50, 4 px) and fused with body 3 (rows 51-62): one
+    # component of 16 x 16 = 256 px, 1.33x a typical body (12 x 16 = 192), with the flat body's
+    # centre peak at 0.09 (as measured on simulated films), 9 px above body 3's peak at row 57.
+    frac, level, centre = _maps(6, gap=3)
+    frac[:, 36:47, 50:66] = 0
+    frac[0, 36:47, 50:66] = 1.0
+    frac[:, 47:51, 50:66] = 0
+    frac[2, 47:51, 50:66] = 1.0
+    centre[42, 58] = 0.0
+    centre[48, 58] = 0.09
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert len(parse.bodies) == 6 and parse.levels[0] == "T12"
+    # A peak under the 0.08 floor is noise: the flat body stays part of its neighbour.
+    centre[48, 58] = 0.05
+    assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 5
+
+
 def _hide_top_body(frac, level, centre):
     """The same maps with the top body (rows 6-17) lost, as in an under-exposed upper field."""
     frac, level, centre = frac.copy(), level.copy(), centre.copy()
