@@ -297,15 +297,21 @@ def _rebuilt(annotation: StudyAnnotation, findings: tuple[VertebraFinding, ...])
         raise EditError(str(exc)) from None
 
 
+def _other_side(name: str) -> str:
+    """The landmark on the same endplate at the opposite wall (middle points stay)."""
+    if "anterior" in name:
+        return name.replace("anterior", "posterior")
+    return name.replace("posterior", "anterior")
+
+
 # Landmark order after the swap: each anterior point takes its posterior partner's place.
-_FACING_ORDER = tuple(LANDMARK_NAMES.index(name.replace("anterior", "@").replace(
-    "posterior", "anterior").replace("@", "posterior")) for name in LANDMARK_NAMES)
+_FACING_ORDER = [LANDMARK_NAMES.index(_other_side(name)) for name in LANDMARK_NAMES]
 _FACING_TYPE = {FractureType.WEDGE: FractureType.CRUSH, FractureType.CRUSH: FractureType.WEDGE}
 
 
 def _facing_swapped(finding: VertebraFinding) -> VertebraFinding:
     ftype = _FACING_TYPE.get(finding.fracture_type, finding.fracture_type)
-    return finding.edited(landmarks=finding.landmarks[list(_FACING_ORDER)], fracture_type=ftype)
+    return finding.edited(landmarks=finding.landmarks[_FACING_ORDER], fracture_type=ftype)
 
 
 def _renamed(annotation: StudyAnnotation, names: Sequence[str]) -> StudyAnnotation:

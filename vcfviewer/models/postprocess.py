@@ -32,7 +32,7 @@ PEAK_THRESHOLD = 0.3
 # (were 0.15 and 1.4) found two more crushed bodies on 200 validation films and lost none.
 WEAK_PEAK_THRESHOLD = 0.08
 OVERSIZE_AREA = 1.25  # x the typical body area
-SPLIT_MIN_AREA = 1.3  # x the typical body area: a smaller component is never split
+SPLIT_MIN_AREA = 1.3  # x the typical body area: a smaller one is split only between stacked peaks
 MIN_BODY_FRACTION = 0.35  # of the median body area: smaller blobs are noise or cut fragments
 EDGE_AREA_FRACTION = 0.7  # an edge-touching body smaller than this x the median is cut
 ISOLATION_FACTOR = 2.5  # x typical body size: farther from every other body = not in the column
@@ -173,9 +173,13 @@ def peak_axis(peaks: np.ndarray) -> np.ndarray | None:
 
 
 def _stacked(points: list[np.ndarray], axis: np.ndarray | None) -> bool:
-    """Do two peaks lie one above the other along the column rather than side by side?"""
-    if axis is None or len(points) != 2:
-        return axis is not None
+    """Do the peaks lie one above the other along the column rather than side by side?
+    Three or more peaks in a small component are a chain of small bodies; without a column
+    axis nothing can be said, and the component stays whole."""
+    if axis is None:
+        return False
+    if len(points) != 2:
+        return True
     step = np.asarray(points[1], float) - np.asarray(points[0], float)
     along = abs(float(step @ axis))
     return along > abs(float(step @ [-axis[1], axis[0]]))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWi
 from vcfviewer.core.annotation import StudyAnnotation, VertebraFinding
 from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement
 from vcfviewer.gui.review import formatting as fmt
+from vcfviewer.gui.review.actions import REVIEW_ACTIONS
 from vcfviewer.gui.review.planes import planes_text
 
 FLAG_COLOUR = "#ffb000"
@@ -69,9 +70,12 @@ MODEL_NOTES = "Model notes"
 _UNMEASURABLE = re.compile(r"^(\S+) not measurable: ")
 
 
-# What the reader can do about a model note, in one keystroke (see Review menu).
-_NOTE_HINTS = (("lumbar count 6", "Ctrl+6 names an L6"),
-               ("lumbar count", "Ctrl+Up / Ctrl+Down renumber the column"))
+# What the reader can do about a model note, in one keystroke; the keys come from the Review
+# menu's own table so the hint cannot drift from the shortcut.
+_KEYS = {spec.key: spec.shortcuts[0] for spec in REVIEW_ACTIONS if spec.shortcuts}
+_NOTE_HINTS = (("lumbar count 6", f"{_KEYS['name_l6']} names an L6"),
+               ("lumbar count", f"{_KEYS['renumber_up']} / {_KEYS['renumber_down']} renumber "
+                                "the column"))
 
 
 def model_notes(flags: tuple[str, ...]) -> str:
