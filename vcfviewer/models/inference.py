@@ -206,19 +206,23 @@ class Analyzer:
     def read_film(self, unit: np.ndarray, timings: list[tuple[str, float]]) -> "FilmReading":
         """The film in its canonical orientation (§4: facing left, bone bright) at every
         exposure, with its column parsed (§6)."""
-        films, transform = self._exposure_pass(unit, False, timings)
+        # Orientation comes from the plain exposure alone; the other exposures are read once,
+        # in the orientation chosen (a right-facing film would otherwise read them twice).
+        films, transform = self._exposure_pass(unit, False, timings, (1.0,))
         flip, invert = films[0].faces_right > 0.5, films[0].inverted > 0.5
         unit = 1.0 - unit if invert else unit
         if flip or invert:
-            films, transform = self._exposure_pass(unit, flip, timings)
+            films, transform = self._exposure_pass(unit, flip, timings, (1.0, *EXPOSURE_GAMMAS))
+        else:
+            films += self._exposure_pass(unit, False, timings, EXPOSURE_GAMMAS)[0]
         return FilmReading(unit, transform, films[0], self._parse(films, transform, timings))
 
-    def _exposure_pass(self, unit: np.ndarray, flip: bool, timings: list
+    def _exposure_pass(self, unit: np.ndarray, flip: bool, timings: list,
+                       gammas: tuple[float, ...]
                        ) -> tuple[list[FilmOutput], preprocess.FilmTransform]:
         t0 = time.perf_counter()
         size = int(self.card.input["film_size"])
-        inputs, transform = preprocess.prepare_film_exposures(
-            unit, size, (1.0, *EXPOSURE_GAMMAS), flip=flip)
+        inputs, transform = preprocess.prepare_film_exposures(unit, size, gammas, flip=flip)
         timings.append(("preprocess", time.perf_counter() - t0))
         t0 = time.perf_counter()
         films = self.run_film_exposures(inputs)
