@@ -18,9 +18,13 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
     args = ["train", "--out", str(out), "--work", str(work), "--model-id", "smoke",
             "--films", "3", "--val-films", "2", "--epochs", "1", "--steps", "2",
             "--film-batch", "2", "--body-batch", "4", "--film-size", "64", "--body-size", "32",
-            "--spacing", "1.2", "1.4", "--workers", "1", "--quiet"]
+            "--spacing", "1.2", "1.4", "--workers", "1", "--quiet",
+            "--transitional-rate", "0.5", "--grade-weights", "0", "0", "1"]
     assert main(args) == 0
     card = json.loads((out / "smoke.json").read_text())
+    # The case mix is part of the recipe the card records.
+    assert card["training"]["config"]["case_mix"] == {"transitional_rate": 0.5,
+                                                      "grade_weights": [0.0, 0.0, 1.0]}
     assert set(card["thresholds"]) == {"balanced", "high_ppv"}
     assert card["training"]["simulated_films"] == 3 and (work / "checkpoint.pt").is_file()
     monkeypatch.setenv("VCFVIEWER_MODELS", str(out))
@@ -30,3 +34,15 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
     # --resume with the epoch budget already spent trains nothing more but re-exports.
     assert main(args + ["--resume"]) == 0
     assert json.loads((out / "smoke.json").read_text())["training"]["history"][0]["epoch"] == 1
+
+
+def test_the_case_mix_reaches_the_simulator() -> None:
+    from vcfviewer.training.corpus import _simulate_one
+
+    def flags(mix: dict) -> tuple[str, ...]:
+        _, (_, truth) = _simulate_one((300001, (1.2, 1.4), True, "radiograph",
+                                       tuple(mix.items())))
+        return truth.flags
+
+    assert any("transitional anatomy" in f for f in flags({"transitional_rate": 1.0}))
+    assert not any("transitional anatomy" in f for f in flags({"transitional_rate": 0.0}))

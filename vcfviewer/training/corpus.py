@@ -36,16 +36,17 @@ def _spacing_for(seed: int, spacing_range: tuple[float, float]) -> float:
     return float(rng.uniform(*spacing_range))
 
 
-def _simulate_one(job: tuple[int, tuple[float, float], bool, str]):
+def _simulate_one(job: tuple[int, tuple[float, float], bool, str, tuple]):
     from vcfviewer.synth import SynthOptions
 
-    seed, spacing_range, keep_image, modality = job
+    seed, spacing_range, keep_image, modality, case_mix = job
     if modality == "ct":
         study = _ct_plane(seed)
     else:
         from vcfviewer.synth import simulate
 
-        study = simulate(seed, SynthOptions(spacing_mm=_spacing_for(seed, spacing_range)))
+        options = SynthOptions(spacing_mm=_spacing_for(seed, spacing_range), **dict(case_mix))
+        study = simulate(seed, options)
     film = labelled_film(study.radiograph.pixels, study.label_map, study.annotation,
                          study.ignore, _max_coarsen(study) if modality == "ct" else 1.0)
     return film, (study.radiograph, study.annotation) if keep_image else None
@@ -74,9 +75,13 @@ def _ct_plane(seed: int):
 
 def simulate_films(seeds: Sequence[int], spacing_range: tuple[float, float], workers: int = 2,
                    keep_images: bool = False, say: Callable[[str], None] | None = None,
-                   modality: str = "radiograph") -> list:
-    """Simulate films (or CT planes) in ``workers`` processes; (LabelledFilm, (image, truth) | None)."""
-    jobs = [(int(s), tuple(spacing_range), keep_images, modality) for s in seeds]
+                   modality: str = "radiograph", case_mix: dict | None = None) -> list:
+    """Simulate films (or CT planes) in ``workers`` processes; (LabelledFilm, (image, truth) | None).
+
+    ``case_mix`` overrides simulator options (``SynthOptions`` fields) for radiographs, e.g. more
+    transitional anatomy or severe fractures than the simulator's natural rates."""
+    mix = tuple(sorted((case_mix or {}).items()))
+    jobs = [(int(s), tuple(spacing_range), keep_images, modality, mix) for s in seeds]
     out = []
     start = time.monotonic()
     if workers <= 1:

@@ -37,7 +37,7 @@ def run_training(cfg: TrainConfig) -> dict:
     sim_count = cfg.train_films if not cfg.data or cfg.train_films else 0
     sim = [f for f, _ in corpus.simulate_films(corpus.train_seeds(cfg.seed, sim_count),
                                                 cfg.spacing_range, cfg.workers, say=say,
-                                                modality=cfg.modality)]
+                                                modality=cfg.modality, case_mix=cfg.case_mix)]
     val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
                                                     cfg.spacing_range, cfg.workers,
                                                     keep_images=True, say=say,

@@ -67,6 +67,9 @@ class TrainConfig:
     resume: bool = False
     max_minutes: float | None = 48.0  # training-phase budget (data + export add ~5 min)
     quiet: bool = False
+    # Simulator options for the training films only (validation keeps the natural rates), to
+    # show the networks more of what they miss: e.g. {"transitional_rate": 0.2}.
+    case_mix: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def card_input(self) -> dict:
