@@ -92,3 +92,23 @@ def test_column_problems_name_each_wrong_body() -> None:
     tally.add(truth, replace(truth, findings=tuple(pred)), 1.0, 0.5, name="film-7")
     assert tally.column_failures == [("film-7", problems)]
     assert tally.summary(0.5)["whole_column_correct"] == 0.0
+
+
+def test_whole_column_without_l6_leaves_the_l6_films_out() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study()
+    # An L6 film read by the sacrum rule: its lowest lumbar body is proposed as L5 (wrong).
+    lowest = truth.vertebrae[-1]
+    l6_truth = replace(truth, findings=tuple(replace(f, level="L6") if f is lowest else f
+                                             for f in truth.findings))
+    tally = Tally()
+    tally.add(truth, truth, 1.0, 0.5)  # standard film, right
+    tally.add(l6_truth, truth, 1.0, 0.5)  # L6 film, wrong by design
+    s = tally.summary(0.5)
+    assert s["whole_column_correct"] == 0.5  # 1 of 2
+    assert s["whole_column_correct_without_l6"] == 1.0  # 1 of 1

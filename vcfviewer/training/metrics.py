@@ -161,6 +161,10 @@ class Tally:
     level_hits: int = 0
     columns_right: int = 0
     images: int = 0
+    # Films without an L6: numbering from the sacrum (CLINICAL §6) flags a sixth lumbar body and
+    # leaves the renaming to the reader, so on an L6 film the column is wrong by design.
+    columns_right_no_l6: int = 0
+    images_no_l6: int = 0
     dices: list = field(default_factory=list)
     lm_err_mm: list = field(default_factory=list)
     lm_err_pct: list = field(default_factory=list)
@@ -181,6 +185,9 @@ class Tally:
         for pair in pairs:
             column_ok &= self._add_pair(pair, spacing, threshold)
         self.columns_right += int(column_ok and bool(pairs))
+        if not any(f.level == "L6" for f in truth.findings):
+            self.images_no_l6 += 1
+            self.columns_right_no_l6 += int(column_ok and bool(pairs))
         if not (column_ok and pairs):
             self.column_failures.append((name, _problems(pairs, extra) or ["no body in truth"]))
         label = any(f.is_fractured for f in truth.vertebrae)
@@ -231,6 +238,7 @@ class Tally:
             "detection_recall": _ratio(found, found + self.missed),
             "level_accuracy_per_body": _ratio(self.level_hits, found),
             "whole_column_correct": _ratio(self.columns_right, self.images),
+            "whole_column_correct_without_l6": _ratio(self.columns_right_no_l6, self.images_no_l6),
             "dice_mean": _mean(self.dices), "dice_median": _median(self.dices),
             "landmark_error_mm_mean": _mean(self.lm_err_mm),
             "landmark_error_mm_median": _median(self.lm_err_mm),
