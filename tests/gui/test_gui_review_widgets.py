@@ -155,9 +155,11 @@ def test_labels_say_grade_borderline_and_disagreement(column):
 def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
     notes = ("lumbar count 6, expected 5: check the numbering (transitional anatomy?)",
              "lumbar count 4, expected 5: check the numbering (transitional anatomy?)",
-             "T11 cut at the image edge: not measured")
+             "T11 cut at the image edge: not measured",
+             "gap between L2 and L3 is 1.5x the spacing around it: check")
     assert model_notes(notes).split("\n") == [
         notes[0] + " [Ctrl+6 names an L6]",
         notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
-        notes[2]]
+        notes[2],
+        notes[3] + " [B adds a missed body]"]
     assert model_notes(()) == "none"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vcfviewer.models.postprocess import (MIN_SOLIDITY, column_angles, find_bodies, find_peaks,
-                                          merge_stacked, number_levels, parse_film, solidity,
-                                          peak_axis, split_instances)
+from vcfviewer.models.postprocess import (MIN_SOLIDITY, BodyCandidate, column_angles, find_bodies,
+                                          find_peaks, gap_notes, merge_stacked, number_levels,
+                                          parse_film, solidity, peak_axis, split_instances)
 
 
 def _maps(n_bodies: int, fractured: tuple[int, ...] = (), lumbar_from: int = 0, gap: int = 3,
@@ -265,3 +265,34 @@ def test_merge_stacked_keeps_a_crushed_body_between_its_neighbours() -> None:
     masks += [_box(slice(36, 41), slice(50, 66))]
     masks += [_box(slice(y, y + 12), slice(50, 66)) for y in (44, 59)]
     assert len(merge_stacked(masks)) == 5
+
+
+def _at(ys: list[float]) -> list[BodyCandidate]:
+    """Bodies at these rows of one vertical column (only their centres matter here)."""
+    return [BodyCandidate(mask=_box(slice(int(y), int(y) + 2), slice(50, 52)),
+                          centre=np.array([50.0, y]), fracture_vote=0.0, fracture_score=0.0,
+                          lumbar_vote=1.0, touches_edge=False) for y in ys]
+
+
+def test_a_gap_much_wider_than_the_spacing_around_it_is_named() -> None:
+    names = ["T12", "L1", "L2", "L3", "L4", "L5"]
+    # Gaps 20, 20, 30, 20, 20: the L2-L3 gap against the median of 20, 20, 20, 20 is 1.5x.
+    notes = gap_notes(_at([0, 20, 40, 70, 90, 110]), names)
+    assert len(notes) == 1 and notes[0].startswith("gap between L2 and L3 is 1.5x")
+    # 26 / 20 = 1.3x, under the 1.4 factor; and three bodies are too few to judge.
+    assert gap_notes(_at([0, 20, 40, 66, 86, 106]), names) == []
+    assert gap_notes(_at([0, 20, 60]), names[:3]) == []
+
+
+def test_gaps_are_judged_against_their_neighbours_not_the_whole_column() -> None:
+    # Small thoracic bodies (six gaps of 10) above large lumbar ones (three of 20): 20 is twice
+    # the whole column's median, but the first lumbar gap against 10, 10, 20, 20 is 1.33x.
+    ys = [0, 10, 20, 30, 40, 50, 60, 80, 100, 120]
+    assert gap_notes(_at(ys), [f"B{i}" for i in range(len(ys))]) == []
+
+
+def test_numbering_names_a_wide_gap_in_the_study_notes() -> None:
+    sacrum = _box(slice(124, 128), slice(40, 60))
+    parse = number_levels(_at([0, 20, 40, 70, 90, 110]), sacrum)
+    assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5")  # the numbering is left alone
+    assert any(f.startswith("gap between L2 and L3") for f in parse.flags)

@@ -75,7 +75,8 @@ _UNMEASURABLE = re.compile(r"^(\S+) not measurable: ")
 _KEYS = {spec.key: spec.shortcuts[0] for spec in REVIEW_ACTIONS if spec.shortcuts}
 _NOTE_HINTS = (("lumbar count 6", f"{_KEYS['name_l6']} names an L6"),
                ("lumbar count", f"{_KEYS['renumber_up']} / {_KEYS['renumber_down']} renumber "
-                                "the column"))
+                                "the column"),
+               ("gap between", f"{_KEYS['add_body']} adds a missed body"))
 
 
 def model_notes(flags: tuple[str, ...]) -> str:
