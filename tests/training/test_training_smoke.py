@@ -46,3 +46,13 @@ def test_the_case_mix_reaches_the_simulator() -> None:
 
     assert any("transitional anatomy" in f for f in flags({"transitional_rate": 1.0}))
     assert not any("transitional anatomy" in f for f in flags({"transitional_rate": 0.0}))
+
+
+def test_the_case_mix_is_refused_for_ct(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vcfviewer.__main__ import main
+
+    args = ["train", "--modality", "ct", "--out", str(tmp_path / "m"), "--work", str(tmp_path / "w"),
+            "--transitional-rate", "0.2", "--quiet"]
+    assert main(args) == 2
+    assert "apply to simulated radiographs" in capsys.readouterr().out
+    assert not (tmp_path / "w").exists()  # refused before anything was made

@@ -25,6 +25,9 @@ def _mix(sim: list, exported: list, weight: float) -> list:
 
 def run_training(cfg: TrainConfig) -> dict:
     """Train as ``cfg`` says and write the model; returns the card's metrics."""
+    if cfg.case_mix and cfg.modality == "ct":
+        raise TrainingError("the case-mix options (--transitional-rate, --grade-weights, "
+                            "--type-weights) apply to simulated radiographs, not CT planes")
     start = time.monotonic()
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg)
