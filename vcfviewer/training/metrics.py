@@ -184,11 +184,12 @@ class Tally:
         column_ok = not extra
         for pair in pairs:
             column_ok &= self._add_pair(pair, spacing, threshold)
-        self.columns_right += int(column_ok and bool(pairs))
+        right = column_ok and bool(pairs)
+        self.columns_right += int(right)
         if not any(f.level == "L6" for f in truth.findings):
             self.images_no_l6 += 1
-            self.columns_right_no_l6 += int(column_ok and bool(pairs))
-        if not (column_ok and pairs):
+            self.columns_right_no_l6 += int(right)
+        if not right:
             self.column_failures.append((name, _problems(pairs, extra) or ["no body in truth"]))
         label = any(f.is_fractured for f in truth.vertebrae)
         probs = [f.fracture_probability or 0.0 for f in pred.vertebrae]
