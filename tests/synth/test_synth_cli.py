@@ -27,6 +27,23 @@ def test_synth_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "fracture_rate" in capsys.readouterr().err
 
 
+def test_synth_case_mix_writes_the_fractures_asked_for(tmp_path: Path) -> None:
+    from vcfviewer.io.annotation_json import read_annotation
+
+    # Every study fractured, every fracture grade 3: the severe-fracture validation recipe.
+    assert main(["synth", str(tmp_path), "--count", "2", "--seed", "50", "--spacing", "0.8",
+                 "--fracture-rate", "1", "--grade-weights", "0", "0", "1", "--quiet"]) == 0
+    for truth in sorted(tmp_path.glob("synth_*[0-9].json")):
+        grades = [int(f.grade) for f in read_annotation(truth).findings if int(f.grade) > 0]
+        assert grades and set(grades) == {3}, truth.name
+
+
+def test_synth_refuses_film_case_mix_for_ct(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", str(tmp_path), "--ct", "--grade-weights", "0", "0", "1"]) == 2
+    assert "not to --ct volumes" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_bundled_sample_study_loads_with_its_truth() -> None:
     from vcfviewer.core.morphometry import measure_study
     from vcfviewer.io.annotation_json import read_annotation

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vcfviewer.cli import case_mix
+
 
 def register(subparsers: Any) -> None:
     """Add the ``synth`` subcommand."""
@@ -27,6 +29,7 @@ def register(subparsers: Any) -> None:
                         help="pixel spacing in mm (default: random 0.1–0.2 mm, detector-like)")
     parser.add_argument("--fracture-rate", type=float, default=None,
                         help="probability that a study has a fracture (default 0.6)")
+    case_mix.add_arguments(parser, "films only: ")
     parser.add_argument("--raster", action="store_true",
                         help="also write web-style 8-bit JPEG versions (no spacing)")
     parser.add_argument("--compress", action="store_true", help="RLE-compress the DICOM files")
@@ -50,7 +53,7 @@ def _options(args: argparse.Namespace) -> Any:
         options = replace(options, spacing_mm=args.spacing)
     if args.fracture_rate is not None:
         options = replace(options, fracture_rate=args.fracture_rate)
-    return options
+    return replace(options, **case_mix.chosen(args))
 
 
 def _one(job: tuple[int, Any, str, bool, bool]) -> tuple[int, str]:
@@ -126,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
         if args.count < 1 or args.workers < 1 or args.seed < 0:
             print("vcfviewer synth: --count and --workers must be ≥ 1, --seed ≥ 0", file=sys.stderr)
+            return 2
+        if args.ct and (case_mix.chosen(args) or args.fracture_rate is not None):
+            print("vcfviewer synth: --fracture-rate and the case-mix options apply to films, "
+                  "not to --ct volumes", file=sys.stderr)
             return 2
         options = _options(args)
         flag = args.nifti if args.ct else args.raster

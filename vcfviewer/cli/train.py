@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vcfviewer.cli import case_mix
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` parser."""
@@ -48,25 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-data", type=Path, action="append", default=[], metavar="FOLDER",
                    help="with --calibrate: calibrate on this folder written by 'vcfviewer synth' "
                    "(validation seeds only; repeatable) instead of simulating --val-films")
-    p.add_argument("--transitional-rate", type=float, default=None, metavar="P",
-                   help="training films only: share with transitional anatomy (L6 or a "
-                        "sacralised L5; the simulator's natural rate is 0.04)")
-    p.add_argument("--grade-weights", type=float, nargs=3, default=None, metavar=("G1", "G2", "G3"),
-                   help="training films only: relative frequency of Genant grades 1-3 among "
-                        "fractures (natural 0.3 0.4 0.3)")
-    p.add_argument("--type-weights", type=float, nargs=3, default=None,
-                   metavar=("WEDGE", "BICONCAVE", "CRUSH"),
-                   help="training films only: relative frequency of fracture types (natural "
-                        "0.5 0.3 0.2)")
+    case_mix.add_arguments(p, "training films only: ")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_run)
-
-
-def _case_mix(args: argparse.Namespace) -> dict:
-    """Simulator options the training films override (argparse name → SynthOptions field)."""
-    chosen = {"transitional_rate": args.transitional_rate, "grade_weights": args.grade_weights,
-              "type_weights": args.type_weights}
-    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in chosen.items() if v is not None}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
                       film_batch=args.film_batch, body_batch=args.body_batch, lr=args.lr,
                       threads=args.threads, workers=args.workers, init=args.init,
                       data=tuple(args.data), resume=args.resume, max_minutes=args.max_minutes or None,
-                      quiet=args.quiet, case_mix=_case_mix(args))
+                      quiet=args.quiet, case_mix=case_mix.chosen(args))
     try:
         if args.calibrate:
             from vcfviewer.models.registry import ModelCardError

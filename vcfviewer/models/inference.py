@@ -16,7 +16,7 @@ from vcfviewer import __version__
 from vcfviewer.core.annotation import Proposal
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.progress import Job, Progress, run_to_completion
-from vcfviewer.models import assemble, field, postprocess, preprocess
+from vcfviewer.models import assemble, field, hidden, postprocess, preprocess
 from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, landmark_spread
 from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import WeightsError, load_state, verified_weights
@@ -215,7 +215,13 @@ class Analyzer:
             films, transform = self._exposure_pass(unit, flip, timings, (1.0, *EXPOSURE_GAMMAS))
         else:
             films += self._exposure_pass(unit, False, timings, EXPOSURE_GAMMAS)[0]
-        return FilmReading(unit, transform, films[0], self._parse(films, transform, timings))
+        parse = self._parse(films, transform, timings)
+        t0 = time.perf_counter()
+        parse = hidden.add_hidden_bodies(unit, parse, transform,
+                                         (films[0].fracture, films[0].level), self.card.input,
+                                         self.run_bodies)
+        timings.append(("network", time.perf_counter() - t0))
+        return FilmReading(unit, transform, films[0], parse)
 
     def _exposure_pass(self, unit: np.ndarray, flip: bool, timings: list,
                        gammas: tuple[float, ...]

@@ -217,6 +217,13 @@ def _candidate(mask: np.ndarray, frac_cls: np.ndarray, frac_prob: np.ndarray,
                          lumbar_vote=lumbar, touches_edge=_touches(mask, box))
 
 
+def body_candidate(mask: np.ndarray, fracture_prob: np.ndarray, level_prob: np.ndarray,
+                   box: tuple[int, int, int, int]) -> BodyCandidate:
+    """A body from its mask and the film network's softmax maps (votes as ``find_bodies``)."""
+    return _candidate(mask, fracture_prob.argmax(axis=0), fracture_prob[1],
+                      level_prob.argmax(axis=0), box)
+
+
 def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: np.ndarray,
                 content_box: tuple[int, int, int, int]) -> tuple[list[BodyCandidate], np.ndarray | None]:
     """Bodies (unordered) and the sacrum mask from the film network's softmax/sigmoid maps."""

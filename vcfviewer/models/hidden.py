@@ -1,0 +1,173 @@
+"""Flattened bodies the film network missed, found by the body network in gaps of the column.
+
+A vertebra plana (grade 3, about half the height of its neighbours) gives the film network's
+centre heatmap almost nothing to peak on (0.02-0.25 where a whole body scores near 1), so its
+pixels join a neighbour or fall under the size filter, the column shows a gap, and every level
+above it is numbered one too high. The body network, trained on crops centred on bodies of every
+grade, still reads such a body: on a crop centred on the gap it draws a small mask and six
+landmarks that make a flat but whole body at the crop's centre, while on an ordinary gap (a disc
+between two bodies) its landmarks collapse onto a line or spread out, and its mask takes most of
+a neighbour. ``reads_as_body`` is that test; the thresholds come from severe-fracture validation
+films (model card), never from the test films.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vcfviewer.models import postprocess
+from vcfviewer.models.assemble import CROP_SIDE_FACTOR, crop_side
+from vcfviewer.models.postprocess import FilmParse
+from vcfviewer.models.preprocess import CropTransform, FilmTransform, crop_matrix, extract_crop
+
+# Gaps at least this many times the column's typical spacing are probed. Missed flat bodies
+# left gaps of 1.22-1.55x on the validation films; smaller ones are ordinary discs.
+PROBE_GAP = 1.2
+# What the body network draws at a gap that holds a body (validation films, see module doc):
+# missed planae read 0.39-0.69, >= 0.16, <= 27.9 and <= 0.10 on these four measures; of the 59
+# ordinary gaps probed, none passed all four.
+MAX_MASK_SHARE = 0.75  # mask area over a typical body's area in the crop
+MIN_HEIGHT_SHARE = 0.15  # each of Ha, Hm, Hp over the crop side (a disc's landmarks collapse)
+MAX_SPREAD = 28.0  # crop px: the widest landmark heatmap (discs: mostly 28-38)
+MAX_OFFSET_SHARE = 0.12  # landmark centre from the crop centre, over the crop side
+# Beyond each end of the column the probe sits this share of the end gap out: a flat body lies
+# nearer its neighbour than a whole one (half its height less). Whole bodies the film network
+# missed at the ends are not added (their mask is too large), and added ones still face the
+# edge rule (assemble._drop_cut), which leaves out bodies cut by the field.
+END_STEP = 0.8
+MIN_FILM_PIXELS = 8  # a body smaller than this on the film grid is noise (postprocess.find_bodies)
+
+
+@dataclass(frozen=True)
+class GapProbe:
+    """A crop centred where a missed body could lie (source pixels)."""
+
+    centre: np.ndarray
+    crop: np.ndarray
+    tf: CropTransform
+
+
+@dataclass(frozen=True)
+class BodyReading:
+    """The body network's answer for one crop (crop pixels)."""
+
+    mask: np.ndarray  # (S, S) probability
+    landmarks: np.ndarray  # (6, 2)
+    spread: np.ndarray  # (6,)
+
+
+def probe_points(centres: np.ndarray, gap_factor: float = PROBE_GAP,
+                 end_step: float = END_STEP) -> list[tuple[np.ndarray, float]]:
+    """Where a missed flat body could lie, as (centre [x, y], column angle in radians from +y):
+    the midpoint of every gap between consecutive bodies (ordered cranial → caudal) at least
+    ``gap_factor`` x the column's median gap, and ``end_step`` x the end gap beyond each end of
+    the column (a flat body sits nearer its neighbour than a whole one would)."""
+    if len(centres) < 3:
+        return []
+    steps = np.diff(centres, axis=0)
+    gaps = np.linalg.norm(steps, axis=1)
+    typical = float(np.median(gaps))
+
+    def angle(step: np.ndarray) -> float:
+        return float(np.arctan2(step[0], step[1]))
+
+    points = [((centres[i] + centres[i + 1]) / 2, angle(steps[i]))
+              for i, g in enumerate(gaps) if g >= gap_factor * typical]
+    points.append((centres[0] - end_step * steps[0], angle(steps[0])))
+    points.append((centres[-1] + end_step * steps[-1], angle(steps[-1])))
+    return points
+
+
+def gap_probes(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
+               spec: dict) -> list[GapProbe]:
+    """One canonical crop per probe point, sized as a typical body's crop, along the local axis."""
+    size = int(spec["body_size"])
+    factor = float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
+    if len(parse.bodies) < 3:
+        return []
+    centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
+    per_px = transform.scale_x * transform.scale_y
+    side = crop_side(float(np.median([b.area for b in parse.bodies])) / per_px, factor)
+    probes = []
+    for centre, angle in probe_points(centres):
+        matrix = crop_matrix(centre, angle, side, size, transform.flipped)
+        crop, tf = extract_crop(unit, matrix, size)
+        probes.append(GapProbe(centre, crop, tf))
+    return probes
+
+
+def reads_as_body(reading: BodyReading, factor: float) -> bool:
+    """Does the body network see a whole (if flat) body at the centre of a gap crop?
+
+    ``factor`` is the crop side over a typical body's side (``crop_side_factor``), so a typical
+    body covers (size / factor)^2 crop pixels."""
+    size = reading.mask.shape[0]
+    share = float((reading.mask > 0.5).sum()) / (size / factor) ** 2
+    lm = reading.landmarks
+    heights = [float(np.hypot(*(lm[k] - lm[k + 3]))) for k in range(3)]
+    offset = float(np.hypot(*(lm.mean(axis=0) - (size - 1) / 2)))
+    return (0.0 < share <= MAX_MASK_SHARE and min(heights) >= MIN_HEIGHT_SHARE * size
+            and float(reading.spread.max()) <= MAX_SPREAD and offset <= MAX_OFFSET_SHARE * size)
+
+
+def mask_on_film_grid(prob: np.ndarray, tf: CropTransform, transform: FilmTransform) -> np.ndarray:
+    """A crop-grid probability map as a boolean mask on the film network's input grid."""
+    n = transform.size
+    ys, xs = np.mgrid[0:n, 0:n]
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+    crop = np.rint(tf.to_crop(transform.to_source(grid))).astype(int)
+    size = prob.shape[0]
+    inside = (crop >= 0).all(axis=1) & (crop < size).all(axis=1)
+    out = np.zeros(n * n, bool)
+    out[inside] = prob[crop[inside, 1], crop[inside, 0]] > 0.5
+    return out.reshape(n, n)
+
+
+def add_hidden_bodies(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
+                      maps: tuple[np.ndarray, np.ndarray], spec: dict,
+                      run_bodies: Callable[[np.ndarray], dict]) -> FilmParse:
+    """``parse`` with the flat bodies the body network finds in the column's wide gaps.
+
+    ``maps`` are the film network's (fracture, level) softmax maps the parse came from;
+    ``run_bodies`` is the body network on a crop stack (``Analyzer.run_bodies``)."""
+    probes = gap_probes(unit, parse, transform, spec)
+    if not probes:
+        return parse
+    out = run_bodies(np.stack([p.crop for p in probes]))
+    factor = float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
+    masks = []
+    for k, probe in enumerate(probes):
+        reading = BodyReading(out["mask"][k], out["landmarks"][k], out["landmark_spread"][k])
+        if reads_as_body(reading, factor):
+            mask = mask_on_film_grid(reading.mask, probe.tf, transform)
+            if mask.sum() >= MIN_FILM_PIXELS:
+                masks.append(mask)
+    return insert_bodies(parse, masks, *maps, transform.content_box) if masks else parse
+
+
+def insert_bodies(parse: FilmParse, masks: list[np.ndarray], fracture_prob: np.ndarray,
+                  level_prob: np.ndarray, content_box: tuple[int, int, int, int]) -> FilmParse:
+    """The column with the bodies of ``masks`` (film grid) added and renumbered from the sacrum.
+
+    Pixels a neighbour had swallowed are given back to the new body, so the neighbour's centre
+    (and the crop the body network measures it on) moves back onto the neighbour itself."""
+    found = np.logical_or.reduce(masks)
+    bodies = []
+    for b in parse.bodies:
+        rest = b.mask & ~found
+        if rest.sum() == b.area:
+            bodies.append(b)
+        elif rest.any():
+            bodies.append(postprocess.body_candidate(rest, fracture_prob, level_prob, content_box))
+    new = [postprocess.body_candidate(m, fracture_prob, level_prob, content_box) for m in masks]
+    renumbered = postprocess.number_levels(bodies + new, parse.sacrum, drop_cut=False)
+    names = [name for body, name in zip(renumbered.bodies, renumbered.levels)
+             if any(body is b for b in new)]
+    flags = renumbered.flags
+    if names:
+        flags += (f"{', '.join(names)}: a flattened body the film network missed, found by the "
+                  "body network in a gap of the column; check it and the levels above it",)
+    return FilmParse(renumbered.bodies, renumbered.sacrum, renumbered.levels, flags)
