@@ -25,16 +25,14 @@ def _flat_body(shift: float = 0.0, bottom: float = 58.0, spread: float = 20.0,
     return BodyReading(mask, landmarks, np.full(6, spread))
 
 
-def test_probes_sit_in_wide_gaps_and_beyond_both_ends() -> None:
-    # Gaps 20, 20, 30, 20: the median is 20, so 30 (1.5x) is probed at its midpoint, 20 is not.
-    centres = np.array([[50.0, 0], [50, 20], [50, 40], [50, 70], [50, 90]])
+def test_probes_sit_in_every_gap_and_beyond_both_ends() -> None:
+    centres = np.array([[50.0, 0], [50, 20], [50, 40], [50, 70]])
     points = probe_points(centres)
-    assert [tuple(p) for p, _ in points] == [(50, 55), (50, -16), (50, 106)]  # 0.8 x 20 out
+    # Midpoints 10, 30, 55; the ends 0.8 x their gap (20 and 30) out: -16 and 94.
+    assert [tuple(p) for p, _ in points] == [(50, 10), (50, 30), (50, 55), (50, -16), (50, 94)]
     assert all(a == 0.0 for _, a in points)
-    # 23 / 20 = 1.15x is an ordinary disc; a tilted column gives the probe its angle (45°).
-    assert len(probe_points(np.array([[50.0, 0], [50, 20], [50, 43], [50, 63]]))) == 2
-    tilted = probe_points(np.array([[0.0, 0], [10, 10], [20, 20]]))
-    assert tilted[0][1] == pytest.approx(np.pi / 4)
+    tilted = probe_points(np.array([[0.0, 0], [10, 10], [20, 20]]))  # a 45° column
+    assert [a for _, a in tilted] == pytest.approx([np.pi / 4] * 4)
     assert probe_points(centres[:2]) == []  # two bodies make no column to probe
 
 
@@ -118,9 +116,11 @@ def test_the_body_network_finds_the_flat_body_in_the_gap() -> None:
     seen: list[int] = []
 
     def run_bodies(crops: np.ndarray) -> dict:
-        # The first crop is the gap's; the two beyond the ends show ordinary discs.
+        # Crops: the four gaps top to bottom, then the two ends; only the third gap holds a
+        # flat body, the others show ordinary discs.
         seen.append(len(crops))
-        readings = [_flat_body()] + [_flat_body(bottom=45.0)] * (len(crops) - 1)
+        readings = [_flat_body(bottom=45.0)] * len(crops)
+        readings[2] = _flat_body()
         return {"mask": np.stack([r.mask for r in readings]),
                 "landmarks": np.stack([r.landmarks for r in readings]),
                 "landmark_spread": np.stack([r.spread for r in readings])}
@@ -128,9 +128,9 @@ def test_the_body_network_finds_the_flat_body_in_the_gap() -> None:
     frac, level = _film_maps()
     out = add_hidden_bodies(unit, parse, film, (frac, level),
                             {"body_size": SIZE, "crop_side_factor": 2.0}, run_bodies)
-    assert seen == [3]
+    assert seen == [6]
     assert out.levels == ("T12", "L1", "L2", "L3", "L4", "L5")
-    # Gaps 15, 15, 23.4, 19.6 (the fourth body's centre is 64.9 while it holds the flat body's
-    # pixels): 23.4 is 1.35x the median 17.3, so a probe sits at its midpoint, row 53.2.
+    # The third gap runs from 41.5 to 64.9 (the fourth body's centre while it holds the flat
+    # body's pixels), so its probe sits at row 53.2.
     assert abs(out.bodies[3].centre[1] - 53.2) <= 0.5
     assert "flattened body" in out.flags[-1]
