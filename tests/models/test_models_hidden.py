@@ -134,3 +134,20 @@ def test_the_body_network_finds_the_flat_body_in_the_gap() -> None:
     # body's pixels), so its probe sits at row 53.2.
     assert abs(out.bodies[3].centre[1] - 53.2) <= 0.5
     assert "flattened body" in out.flags[-1]
+
+
+def test_the_shipped_model_finds_a_vertebra_plana_its_film_network_misses() -> None:
+    """Severe-fracture validation film 830143 (``vcfviewer synth --seed 830143 --fracture-rate 1
+    --grade-weights 0 0 1 --type-weights 0.2 0.2 0.6``): its crushed L3 carries no centre peak,
+    and without the probe the column read one level too high above it with L3 missed."""
+    from vcfviewer.models.inference import Analyzer
+    from vcfviewer.synth import SynthOptions, simulate
+
+    options = SynthOptions(fracture_rate=1.0, grade_weights=(0, 0, 1), type_weights=(0.2, 0.2, 0.6))
+    study = simulate(830143, options)
+    ann = Analyzer("vcf-lateral", device="cpu").analyze_sync(study.radiograph).annotation
+    truth = {f.level: f for f in study.annotation.findings if f.landmarks is not None}
+    found = {f.level: f for f in ann.findings if f.landmarks is not None}
+    assert list(found) == list(truth)
+    assert int(found["L3"].grade) == 3 and int(truth["L3"].grade) == 3
+    assert any(f.startswith("L3: a flattened body the film network missed") for f in ann.flags)
