@@ -108,6 +108,20 @@ def test_an_inserted_body_takes_its_pixels_back_and_the_levels_above_move_up() -
     assert out.flags[-1].startswith("L3: a flattened body the film network missed")
 
 
+def test_a_neighbour_left_with_crumbs_is_not_kept_as_a_body() -> None:
+    # The fourth body was mostly the flat body (rows 51-57) plus a 2-row sliver (rows 58-59)
+    # and a stray pixel: 32 + 1 px left, under 0.35 x the median body (192 px) = 67 px.
+    masks = [_box(slice(6, 18)), _box(slice(21, 33)), _box(slice(36, 48)),
+             _box(slice(51, 60)), _box(slice(64, 76)), _box(slice(79, 91))]
+    masks[3][70, 40] = True
+    frac, level = _film_maps()
+    bodies = [body_candidate(m, frac, level, (0, 0, 128, 128)) for m in masks]
+    parse = number_levels(bodies, _box(slice(95, 108)), drop_cut=False)
+    out = insert_bodies(parse, [_box(slice(51, 58))], frac, level, (0, 0, 128, 128))
+    assert len(out.bodies) == 6 and out.levels[-1] == "L5"
+    assert out.bodies[3].area == 7 * 16
+
+
 def test_the_body_network_finds_the_flat_body_in_the_gap() -> None:
     bodies, sacrum = _column_with_gap()
     parse = number_levels(bodies, sacrum, drop_cut=False)

@@ -153,12 +153,16 @@ def insert_bodies(parse: FilmParse, masks: list[np.ndarray], fracture_prob: np.n
     Pixels a neighbour had swallowed are given back to the new body, so the neighbour's centre
     (and the crop the body network measures it on) moves back onto the neighbour itself."""
     found = np.logical_or.reduce(masks)
+    # What is left of a neighbour must still be a body by find_bodies' own size rule.
+    least = postprocess.MIN_BODY_FRACTION * float(np.median([b.area for b in parse.bodies]))
     bodies = []
     for b in parse.bodies:
         rest = b.mask & ~found
         if rest.sum() == b.area:
             bodies.append(b)
-        elif rest.any():
+            continue
+        rest = postprocess.largest_component(rest) if rest.any() else rest
+        if rest.sum() >= least:
             bodies.append(postprocess.body_candidate(rest, fracture_prob, level_prob, content_box))
     new = [postprocess.body_candidate(m, fracture_prob, level_prob, content_box) for m in masks]
     renumbered = postprocess.number_levels(bodies + new, parse.sacrum, drop_cut=False)

@@ -164,7 +164,7 @@ def split_instances(body: np.ndarray, peaks: np.ndarray, min_area: float = 0.0,
             part = np.zeros_like(region)
             part[ys[nearest == i], xs[nearest == i]] = True
             # Nearest-peak split can leave crumbs across a gap; keep the main piece.
-            out.append(_largest_component(part))
+            out.append(largest_component(part))
     return [m for m in out if m.any()]
 
 
@@ -190,7 +190,7 @@ def _stacked(points: list[np.ndarray], axis: np.ndarray | None) -> bool:
     return along > abs(float(step @ [-axis[1], axis[0]]))
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
+def largest_component(mask: np.ndarray) -> np.ndarray:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4)
     if count <= 2:
         return mask
@@ -231,7 +231,7 @@ def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: 
     level_cls = level_prob.argmax(axis=0)
     body = open_mask(np.isin(frac_cls, (1, 2)))
     sacrum = open_mask(frac_cls == 3)
-    sacrum = _largest_component(sacrum) if sacrum.any() else None
+    sacrum = largest_component(sacrum) if sacrum.any() else None
     peaks = find_peaks(centre_heat)
     size = typical_body_size(body, peaks)
     peaks = suppress_close_peaks(peaks, centre_heat, size)
@@ -387,7 +387,7 @@ def _without_bodies(sacrum: np.ndarray | None, bodies: list[BodyCandidate]) -> n
         return sacrum
     rest = sacrum & ~np.logical_or.reduce([b.mask for b in bodies])
     rest = open_mask(rest)
-    return _largest_component(rest) if rest.any() else None
+    return largest_component(rest) if rest.any() else None
 
 
 def add_from_exposures(base: list[BodyCandidate], others: Sequence[list[BodyCandidate]],
