@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vcfviewer.models.hidden import (BodyReading, add_hidden_bodies, insert_bodies,
-                                     mask_on_film_grid, probe_points, reads_as_body)
+from vcfviewer.models.hidden import (BodyReading, add_hidden_bodies, distinct_bodies,
+                                     insert_bodies, mask_on_film_grid, probe_points,
+                                     reads_as_body)
 from vcfviewer.models.postprocess import body_candidate, number_levels
 from vcfviewer.models.preprocess import CropTransform, FilmTransform, letterbox
 
@@ -63,6 +64,14 @@ def test_a_crop_mask_lands_on_the_film_grid_through_both_transforms() -> None:
     prob[10:30, 10:30] = 1.0
     mask = mask_on_film_grid(prob, crop, film)
     assert mask.sum() == 100 and mask[35:45, 35:45].all()
+
+
+def test_a_body_two_probes_read_is_added_once_and_specks_not_at_all() -> None:
+    a, b, c = _box(slice(51, 58)), _box(slice(55, 62)), _box(slice(80, 90))
+    speck = np.zeros_like(a)
+    speck[5, 5:12] = True  # 7 px, under the 8 px a body needs on the film grid
+    kept = distinct_bodies([a, b, speck, c])
+    assert len(kept) == 2 and kept[0] is a and kept[1] is c
 
 
 def _box(rows: slice, size: int = 128) -> np.ndarray:

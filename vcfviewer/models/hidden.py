@@ -136,14 +136,23 @@ def add_hidden_bodies(unit: np.ndarray, parse: FilmParse, transform: FilmTransfo
         return parse
     out = run_bodies(np.stack([p.crop for p in probes]))
     factor = float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
-    masks = []
+    found = []
     for k, probe in enumerate(probes):
         reading = BodyReading(out["mask"][k], out["landmarks"][k], out["landmark_spread"][k])
         if reads_as_body(reading, factor):
-            mask = mask_on_film_grid(reading.mask, probe.tf, transform)
-            if mask.sum() >= MIN_FILM_PIXELS:
-                masks.append(mask)
+            found.append(mask_on_film_grid(reading.mask, probe.tf, transform))
+    masks = distinct_bodies(found)
     return insert_bodies(parse, masks, *maps, transform.content_box) if masks else parse
+
+
+def distinct_bodies(masks: list[np.ndarray]) -> list[np.ndarray]:
+    """Film-grid masks large enough to be a body, each added once: two probes (a gap's and an
+    end's) can read the same flat body, and the first reading keeps it."""
+    kept: list[np.ndarray] = []
+    for mask in masks:
+        if mask.sum() >= MIN_FILM_PIXELS and not any((mask & m).any() for m in kept):
+            kept.append(mask)
+    return kept
 
 
 def insert_bodies(parse: FilmParse, masks: list[np.ndarray], fracture_prob: np.ndarray,
@@ -170,6 +179,7 @@ def insert_bodies(parse: FilmParse, masks: list[np.ndarray], fracture_prob: np.n
              if any(body is b for b in new)]
     flags = renumbered.flags
     if names:
-        flags += (f"{', '.join(names)}: a flattened body the film network missed, found by the "
-                  "body network in a gap of the column; check it and the levels above it",)
+        flags += (f"{', '.join(names)}: a flattened body the film network missed, found on a "
+                  "second look along the column by the body network; check it and the levels "
+                  "above it",)
     return FilmParse(renumbered.bodies, renumbered.sacrum, renumbered.levels, flags)
