@@ -37,6 +37,22 @@ def test_probes_sit_in_every_gap_and_beyond_both_ends() -> None:
     assert probe_points(centres[:2]) == []  # two bodies make no column to probe
 
 
+def test_no_probe_is_cut_from_beyond_the_film() -> None:
+    # Bodies centred on rows 9.5, 39.5, 69.5 of a 100-row film: gaps of 30, so probes at 24.5
+    # and 54.5, the bottom end's at 69.5 + 24 = 93.5, and none at the top end's -14.5.
+    from vcfviewer.models.hidden import gap_probes
+    from vcfviewer.models.postprocess import FilmParse
+
+    unit = np.zeros((100, 100), np.float32)
+    _, film = letterbox(unit, 100)
+    frac, level = _film_maps(100)
+    bodies = [body_candidate(_box(slice(y - 5, y + 5), 100), frac, level, (0, 0, 100, 100))
+              for y in (10, 40, 70)]
+    parse = FilmParse(tuple(bodies), None, ("L1", "L2", "L3"), ())
+    probes = gap_probes(unit, parse, film, {"body_size": 32})
+    assert [float(p.centre[1]) for p in probes] == pytest.approx([24.5, 54.5, 93.5])
+
+
 def test_a_flat_whole_body_at_the_crop_centre_reads_as_a_body() -> None:
     # Mask 20 x 48 = 960 px over the typical 48 x 48 = 2304: 0.42; heights 20 >= 0.15 x 96 =
     # 14.4; landmark centre (48, 48) is 0.7 px from the crop centre (47.5, 47.5); spread 20.
@@ -139,8 +155,8 @@ def test_the_body_network_finds_the_flat_body_in_the_gap() -> None:
     seen: list[int] = []
 
     def run_bodies(crops: np.ndarray) -> dict:
-        # Crops: the four gaps top to bottom, then the two ends; only the third gap holds a
-        # flat body, the others show ordinary discs.
+        # Crops: the four gaps top to bottom, then the bottom end (the top end's, at row
+        # 11.5 - 0.8 x 15 = -0.5, is off the film); only the third gap holds a flat body.
         seen.append(len(crops))
         readings = [_flat_body(bottom=45.0)] * len(crops)
         readings[2] = _flat_body()
@@ -151,7 +167,7 @@ def test_the_body_network_finds_the_flat_body_in_the_gap() -> None:
     frac, level = _film_maps()
     out = add_hidden_bodies(unit, parse, film, (frac, level),
                             {"body_size": SIZE, "crop_side_factor": 2.0}, run_bodies)
-    assert seen == [6]
+    assert seen == [5]
     assert out.levels == ("T12", "L1", "L2", "L3", "L4", "L5")
     # The third gap runs from 41.5 to 64.9 (the fourth body's centre while it holds the flat
     # body's pixels), so its probe sits at row 53.2.

@@ -89,8 +89,11 @@ def gap_probes(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
     centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
     per_px = transform.scale_x * transform.scale_y
     side = crop_side(float(np.median([b.area for b in parse.bodies])) / per_px, factor)
+    rows, cols = unit.shape
     probes = []
     for centre, angle in probe_points(centres):
+        if not (0 <= centre[0] <= cols - 1 and 0 <= centre[1] <= rows - 1):
+            continue  # at least half of a body centred off the film is cut: never measured
         matrix = crop_matrix(centre, angle, side, size, transform.flipped)
         crop, tf = extract_crop(unit, matrix, size)
         probes.append(GapProbe(centre, crop, tf))
