@@ -58,17 +58,25 @@ def crop_side(area_source_px: float, factor: float = CROP_SIDE_FACTOR) -> float:
     return factor * float(np.sqrt(max(area_source_px, 1.0)))
 
 
+def crop_factor(spec: dict) -> float:
+    """Crop side over body side for a model (its card's ``crop_side_factor``)."""
+    return float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
+
+
+def film_crop_side(film_area: float, transform: FilmTransform, spec: dict) -> float:
+    """Crop side in source pixels for a body covering ``film_area`` film-grid pixels."""
+    return crop_side(film_area / (transform.scale_x * transform.scale_y), crop_factor(spec))
+
+
 def body_crops(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
                spec: dict) -> tuple[np.ndarray, list[CropTransform]]:
     """One canonical crop (facing left, column axis vertical) per body found on the film."""
     size = int(spec["body_size"])
-    factor = float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
     if not parse.bodies:
         return np.zeros((0, size, size), np.float32), []
     centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
     angles = column_angles(centres)
-    per_px = transform.scale_x * transform.scale_y
-    sides = [crop_side(b.area / per_px, factor) for b in parse.bodies]
+    sides = [film_crop_side(b.area, transform, spec) for b in parse.bodies]
     scale = size / float(np.median(sides))
     shrunk = shrink(unit, scale / 0.8) if scale < 0.6 else None
     crops, tfs = [], []

@@ -279,16 +279,14 @@ def _crops(planes: _Planes, parse: FilmParse, track_of: dict[int, _Track],
            transform: preprocess.FilmTransform, spec: dict) -> tuple[np.ndarray, list, list[int]]:
     """One canonical crop per body, cut from that body's own mid-sagittal plane."""
     size = int(spec["body_size"])
-    factor = float(spec.get("crop_side_factor", assemble.CROP_SIDE_FACTOR))
     if not parse.bodies:
         return np.zeros((0, size, size), np.float32), [], []
     mids = [track_of[id(b)].mid_plane() for b in parse.bodies]
     centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
     angles = postprocess.column_angles(centres)
-    per_px = transform.scale_x * transform.scale_y
     crops, tfs = [], []
     for body, plane, centre, angle in zip(parse.bodies, mids, centres, angles):
-        side = assemble.crop_side(body.area / per_px, factor)
+        side = assemble.film_crop_side(body.area, transform, spec)
         matrix = preprocess.crop_matrix(centre, float(angle), side, size, False)
         crop, tf = preprocess.extract_crop(planes.unit(plane), matrix, size)
         crops.append(crop)

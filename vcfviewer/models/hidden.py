@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcfviewer.models import postprocess
-from vcfviewer.models.assemble import CROP_SIDE_FACTOR, crop_side
+from vcfviewer.models.assemble import crop_factor, film_crop_side
 from vcfviewer.models.postprocess import FilmParse
 from vcfviewer.models.preprocess import CropTransform, FilmTransform, crop_matrix, extract_crop
 
@@ -83,12 +83,10 @@ def gap_probes(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
                spec: dict) -> list[GapProbe]:
     """One canonical crop per probe point, sized as a typical body's crop, along the local axis."""
     size = int(spec["body_size"])
-    factor = float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
     if len(parse.bodies) < 3:
         return []
     centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
-    per_px = transform.scale_x * transform.scale_y
-    side = crop_side(float(np.median([b.area for b in parse.bodies])) / per_px, factor)
+    side = film_crop_side(float(np.median([b.area for b in parse.bodies])), transform, spec)
     rows, cols = unit.shape
     probes = []
     for centre, angle in probe_points(centres):
@@ -138,7 +136,7 @@ def add_hidden_bodies(unit: np.ndarray, parse: FilmParse, transform: FilmTransfo
     if not probes:
         return parse
     out = run_bodies(np.stack([p.crop for p in probes]))
-    factor = float(spec.get("crop_side_factor", CROP_SIDE_FACTOR))
+    factor = crop_factor(spec)
     found = []
     for k, probe in enumerate(probes):
         reading = BodyReading(out["mask"][k], out["landmarks"][k], out["landmark_spread"][k])
