@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --calibrate: calibrate on this folder written by 'vcfviewer synth' "
                    "(validation seeds only; repeatable) instead of simulating --val-films")
     case_mix.add_arguments(p, "training films only: ")
+    p.add_argument("--edge-band-rate", type=float, default=0.0, metavar="P",
+                   help="share of body crops given a flat field-edge band over one wall, the "
+                   "true corners kept as targets (off by default: see the model card)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_run)
 
@@ -70,7 +73,8 @@ def _run(args: argparse.Namespace) -> int:
                       film_batch=args.film_batch, body_batch=args.body_batch, lr=args.lr,
                       threads=args.threads, workers=args.workers, init=args.init,
                       data=tuple(args.data), resume=args.resume, max_minutes=args.max_minutes or None,
-                      quiet=args.quiet, case_mix=case_mix.chosen(args))
+                      quiet=args.quiet, case_mix=case_mix.chosen(args),
+                      edge_band_rate=args.edge_band_rate)
     try:
         if args.calibrate:
             from vcfviewer.models.registry import ModelCardError

@@ -181,9 +181,66 @@ def film_example(film: LabelledFilm, size: int, rng: np.random.Generator,
             "global": np.array([film.faces_right != flip, invert], np.float32)}
 
 
+# Bodies cut by the field edge are left out of the truth (synth.geometry), so without help the
+# body stage never sees one: shown a cut body, it draws a whole-looking body short of the edge,
+# hidden corners included, and the cut rule (assemble._is_cut) keeps it. Painting a flat band
+# across the side of some crops' bodies, with the true corners kept as targets, teaches it to put
+# a hidden corner where it is: under the band, where the rule sees it. Off by default
+# (``TrainConfig.edge_band_rate``): at 0.15 it removed edge extras but sharpened the landmark
+# heatmaps of disc gaps too, so the gap probe's spread limit (models/hidden.py) no longer told a
+# flat body from a disc (model card, "Tried, not shipped").
+# Which wall the band runs along: collimation and the film's own edges cut the front, top and
+# bottom of bodies; the back is always inside the field on a lateral spine film.
+BAND_SIDES = {"anterior": ((0, 3), (2, 5)), "superior": ((0, 2), (3, 5)),
+              "inferior": ((3, 5), (0, 2))}
+BAND_SIDE_ODDS = (0.4, 0.3, 0.3)
+# Band edge position: a share of the body's extent from the wall, outward (a whole body near
+# the edge) or inward (a cut body), and a collimator's small tilt.
+BAND_OFFSET = (-0.3, 0.15)
+BAND_TILT_DEG = 5.0
+
+
+def edge_band(shape: tuple[int, int], points: np.ndarray, side: str, offset: float,
+              tilt_deg: float = 0.0) -> np.ndarray:
+    """Pixels (bool, ``shape``) beyond a straight edge running along one wall of a body.
+
+    ``points`` are the body's six landmarks (x, y) in the same pixels. The edge is the line through
+    the wall's two corners, turned by ``tilt_deg`` about their midpoint and moved ``offset`` times
+    the body's extent across that wall (its width for the anterior wall, height otherwise) away
+    from the body; negative offsets cut into it."""
+    wall, opposite = BAND_SIDES[side]
+    a, b = points[wall[0]], points[wall[1]]
+    mid = (a + b) / 2
+    inner = points[list(opposite)].mean(axis=0)
+    extent = float(np.linalg.norm(mid - inner))
+    t = np.radians(tilt_deg)
+    along = (b - a) / (np.linalg.norm(b - a) or 1.0)
+    along = np.array([along[0] * np.cos(t) - along[1] * np.sin(t),
+                      along[0] * np.sin(t) + along[1] * np.cos(t)])
+    normal = np.array([-along[1], along[0]])
+    if normal @ (mid - inner) < 0:
+        normal = -normal  # outward, away from the body
+    origin = mid + offset * extent * normal
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return (xx - origin[0]) * normal[0] + (yy - origin[1]) * normal[1] > 0
+
+
+def _paint_band(unit: np.ndarray, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Paint a random edge band into ``unit`` (in place) and return its pixels: black as off the
+    film or an electronic shutter, or the flat light grey of a lead collimator."""
+    side = str(rng.choice(list(BAND_SIDES), p=BAND_SIDE_ODDS))
+    band = edge_band(unit.shape, points, side, float(rng.uniform(*BAND_OFFSET)),
+                     float(rng.uniform(-BAND_TILT_DEG, BAND_TILT_DEG)))
+    unit[band] = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.55, 0.95))
+    return band
+
+
 def body_example(film: LabelledFilm, index: int, size: int, rng: np.random.Generator,
-                 factor: float, augment: bool = True) -> dict[str, np.ndarray]:
-    """Canonical crop (facing left, axis vertical) around one finding, with its targets."""
+                 factor: float, augment: bool = True,
+                 edge_band_rate: float = 0.0) -> dict[str, np.ndarray]:
+    """Canonical crop (facing left, axis vertical) around one finding, with its targets.
+
+    With ``augment``, a share ``edge_band_rate`` of crops gets a field-edge band (``edge_band``)."""
     finding = film.annotation.findings[index]
     present = [i for i in range(len(film.annotation.findings))
                if film.areas[i] > 0 and not film.annotation.findings[i].is_sacrum]
@@ -201,14 +258,18 @@ def body_example(film: LabelledFilm, index: int, size: int, rng: np.random.Gener
     rows, cols = slice(top, int(centre[1]) + r + 1), slice(left, int(centre[0]) + r + 1)
     unit, labels = film.unit[rows, cols].astype(np.float32), film.label_map[rows, cols]
     centre = centre - [left, top]
+    points = finding.landmarks - [left, top]
+    target = labels == index + 1
+    if augment and edge_band_rate and rng.random() < edge_band_rate:
+        # The mask target is what shows; the landmark targets stay where the corners are.
+        target &= ~_paint_band(unit, points, rng)
     if augment:
         unit = augment_intensity(unit, rng, strength=0.8, pixel_blur=max(0.5, side / size),
                                  max_coarsen=film.max_coarsen)
     matrix = crop_matrix(centre, angle, side, size, film.faces_right)
     crop, tf = extract_crop(unit, matrix, size)
-    target = (labels == index + 1).astype(np.float32)
-    mask = cv2.warpAffine(target, matrix, (size, size), flags=cv2.INTER_LINEAR) > 0.5
-    points = finding.landmarks - [left, top]
+    mask = cv2.warpAffine(target.astype(np.float32), matrix, (size, size),
+                          flags=cv2.INTER_LINEAR) > 0.5
     return {"input": crop[None], "mask": mask.astype(np.float32),
             "landmarks": tf.to_crop(points).astype(np.float32),
             "fracture": np.float32(finding.is_fractured)}

@@ -70,6 +70,8 @@ class TrainConfig:
     # Simulator options for the training films only (validation keeps the natural rates), to
     # show the networks more of what they miss: e.g. {"transitional_rate": 0.2}.
     case_mix: dict = field(default_factory=dict)
+    # Share of body crops given a field-edge band (data.edge_band; off: see the model card).
+    edge_band_rate: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def card_input(self) -> dict:
@@ -191,7 +193,8 @@ class Trainer:
                                 for i in bodies])
             index = int(self.rng.choice(bodies, p=weights / weights.sum()))
             examples.append(body_example(film, index, self.cfg.body_size, self.rng,
-                                         self.cfg.crop_side_factor))
+                                         self.cfg.crop_side_factor,
+                                         edge_band_rate=self.cfg.edge_band_rate))
         return _stack(examples, self.device)
 
     def step(self, films: list[LabelledFilm]) -> dict[str, float]:
