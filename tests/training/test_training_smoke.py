@@ -58,3 +58,14 @@ def test_the_case_mix_is_refused_for_ct(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(args) == 2
     assert "apply to simulated radiographs" in capsys.readouterr().out
     assert not (tmp_path / "w").exists()  # refused before anything was made
+
+
+def test_an_edge_band_rate_outside_0_to_1_is_refused(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    from vcfviewer.__main__ import main
+
+    args = ["train", "--out", str(tmp_path / "m"), "--work", str(tmp_path / "w"),
+            "--edge-band-rate", "1.5", "--quiet"]
+    assert main(args) == 2
+    assert "--edge-band-rate is a share of body crops" in capsys.readouterr().out
+    assert not (tmp_path / "w").exists()  # refused before anything was made

@@ -186,9 +186,10 @@ def film_example(film: LabelledFilm, size: int, rng: np.random.Generator,
 # hidden corners included, and the cut rule (assemble._is_cut) keeps it. Painting a flat band
 # across the side of some crops' bodies, with the true corners kept as targets, teaches it to put
 # a hidden corner where it is: under the band, where the rule sees it. Off by default
-# (``TrainConfig.edge_band_rate``): at 0.15 it removed edge extras but sharpened the landmark
-# heatmaps of disc gaps too, so the gap probe's spread limit (models/hidden.py) no longer told a
-# flat body from a disc (model card, "Tried, not shipped").
+# (``TrainConfig.edge_band_rate``): at 0.15 it removed some edge extras but added others, and it
+# sharpened the landmark heatmaps of disc gaps too, so the gap probe's limits (models/hidden.py)
+# had to be read again (model card, Ablations: measured twice, not shipped).
+
 # Which wall the band runs along: collimation and the film's own edges cut the front, top and
 # bottom of bodies; the back is always inside the field on a lateral spine film.
 BAND_SIDES = {"anterior": ((0, 3), (2, 5)), "superior": ((0, 2), (3, 5)),

@@ -28,6 +28,9 @@ def run_training(cfg: TrainConfig) -> dict:
     if cfg.case_mix and cfg.modality == "ct":
         raise TrainingError("the case-mix options (--transitional-rate, --grade-weights, "
                             "--type-weights) apply to simulated radiographs, not CT planes")
+    if not 0.0 <= cfg.edge_band_rate <= 1.0:
+        raise TrainingError(f"--edge-band-rate is a share of body crops, 0 to 1; got "
+                            f"{cfg.edge_band_rate:g}")
     start = time.monotonic()
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg)
