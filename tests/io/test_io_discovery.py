@@ -168,3 +168,19 @@ def test_text_sidecars_and_hidden_files_are_skipped_silently(tmp_path) -> None:
     (tmp_path / "junk.bin").write_bytes(b"not dicom at all")
     result = scan_sync(tmp_path)
     assert [p.path for p in result.problems] == [str(tmp_path / "junk.bin")]
+
+
+def test_a_simulated_films_label_map_is_truth_not_a_film(tmp_path: Path) -> None:
+    from vcfviewer.synth import simulate, write_study
+
+    def files(result: ScanResult) -> list[str]:
+        return sorted(f for p in result.patients for st in p.studies for se in st.series
+                      for f in se.files)
+
+    write_study(simulate(3), tmp_path, "film")
+    assert (tmp_path / "film_labels.png").is_file()
+    result = scan_sync(tmp_path)
+    assert files(result) == [str(tmp_path / "film.dcm")] and result.problems == ()
+    # A PNG that merely ends the same way, with no truth beside it, is still a film.
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "knee_labels.png")
+    assert str(tmp_path / "knee_labels.png") in files(scan_sync(tmp_path))

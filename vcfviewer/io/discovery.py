@@ -144,9 +144,17 @@ SIDECAR_SUFFIXES = frozenset({".json", ".csv", ".tsv", ".txt", ".md", ".html", "
                               ".log", ".py"})
 
 
+# The simulator's label map (synth.writer) is ground truth written beside its truth JSON; read
+# as a film it would be analysed as one.
+LABEL_MAP_SUFFIX = "_labels.png"
+
+
 def _is_sidecar(path: str) -> bool:
     name = os.path.basename(path)
-    return name.startswith(".") or os.path.splitext(name)[1].lower() in SIDECAR_SUFFIXES
+    if name.startswith(".") or os.path.splitext(name)[1].lower() in SIDECAR_SUFFIXES:
+        return True
+    return (name.endswith(LABEL_MAP_SUFFIX)
+            and os.path.isfile(path[: -len(LABEL_MAP_SUFFIX)] + ".json"))
 
 
 def _walk(root: str, problems: list[FileProblem]) -> Iterator[str]:
