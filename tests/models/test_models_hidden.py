@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from vcfviewer.models.hidden import (BodyReading, add_hidden_bodies, distinct_bodies,
-                                     insert_bodies, mask_on_film_grid, probe_points,
+                                     gap_probes, insert_bodies, mask_on_film_grid, probe_points,
                                      reads_as_body)
-from vcfviewer.models.postprocess import body_candidate, number_levels
+from vcfviewer.models.postprocess import FilmParse, body_candidate, number_levels
 from vcfviewer.models.preprocess import CropTransform, FilmTransform, letterbox
 
 SIZE = 96  # body crop side; with crop_side_factor 2 a typical body covers 48 x 48 crop pixels
@@ -40,9 +40,6 @@ def test_probes_sit_in_every_gap_and_beyond_both_ends() -> None:
 def test_no_probe_is_cut_from_beyond_the_film() -> None:
     # Bodies centred on rows 9.5, 39.5, 69.5 of a 100-row film: gaps of 30, so probes at 24.5
     # and 54.5, the bottom end's at 69.5 + 24 = 93.5, and none at the top end's -14.5.
-    from vcfviewer.models.hidden import gap_probes
-    from vcfviewer.models.postprocess import FilmParse
-
     unit = np.zeros((100, 100), np.float32)
     _, film = letterbox(unit, 100)
     frac, level = _film_maps(100)
