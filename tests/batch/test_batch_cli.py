@@ -187,3 +187,20 @@ def test_an_unusable_device_stops_the_batch_with_status_2(tmp_path: Path, models
     doc = json.loads(capsys.readouterr().out)
     assert doc["exit_status"] == 2 and doc["not_run"] == 1  # stopped after the first study
     assert doc["errors"][0]["stage"] == "model"
+
+
+def test_facing_given_on_the_command_line_applies_to_radiographs_only(
+        tmp_path: Path, models_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_dx(root / "a.dcm", seed=1)
+    write_ct(root / "ct", slices=3)
+    assert main(["analyze", str(root), "--out", str(out), "--workers", "0", "--quiet",
+                 "--facing", "left"]) == 0
+    flags = {}
+    for path in out.glob("*/*.annotation.json"):
+        doc = json.loads(path.read_text())
+        flags[doc["image"]["modality"]] = doc["flags"]
+    assert any(f.startswith("analysed facing left, as the reader asked") for f in flags["DX"])
+    assert not any("as the reader asked" in f for f in flags["CT"])
+    with pytest.raises(SystemExit):
+        main(["analyze", str(root), "--out", str(out), "--facing", "up"])

@@ -119,3 +119,22 @@ def test_formats_that_cannot_exist_for_an_empty_film_are_dropped(tmp_path: Path)
     box = [[0, 0], [5, 0], [10, 0], [0, 10], [5, 10], [10, 10]]
     one = StudyAnnotation(ref, (VertebraFinding("L1", box),), Provenance("t"))
     assert formats_for(task, one) == task.formats
+
+
+def test_the_facing_asked_for_reaches_the_model_and_the_marker(tmp_path: Path,
+                                                               models_env: Path) -> None:
+    from vcfviewer.batch import marker
+
+    source = write_dx(tmp_path / "in" / "a.dcm")
+    task = _task(tmp_path, source, facing="right")
+    result = analyze_one(task)
+    assert result.status == OK, result.reason
+    folder = Path(task.out_dir)
+    doc = json.loads((folder / "a.annotation.json").read_text())
+    assert any(f.startswith("analysed facing right, as the reader asked") for f in doc["flags"])
+    assert json.loads((folder / "done.json").read_text())["recipe"]["facing"] == "right"
+    # Outputs made facing right do not stand in for a run that lets the model decide.
+    assert marker.completed(folder, task, result.model_version) is not None
+    auto = _task(tmp_path, source)
+    assert marker.completed(folder, auto, result.model_version) is None
+    assert "facing" not in marker._recipe(auto, result.model_version)

@@ -170,3 +170,23 @@ def test_a_model_that_cannot_load_becomes_a_message(qtbot, tmp_path, monkeypatch
     assert window.banner.text() == ("Analysis failed: models/vcf-lateral.safetensors: sha256 does "
                                     "not match the model card")
     assert controller.session is None and controller.model.loaded is None
+
+
+def test_reanalysing_with_the_patient_facing_the_other_way(qtbot, tmp_path, monkeypatch):
+    window, controller = review_window(qtbot, tmp_path, monkeypatch, model=model_for_tests())
+    show_film(window, load_film("film2_wedge"))
+    results = []
+    controller.analysis_done.connect(results.append)
+    assert not window.actions["analyse_other_way"].isEnabled()  # nothing analysed yet
+    controller.analyse()
+    qtbot.waitUntil(lambda: bool(results), timeout=ANALYSIS_TIMEOUT_MS)
+    first = results[0].proposal.facing
+    assert first in ("left", "right")
+    assert f"read facing {first}" in window.statusBar().currentMessage()
+    assert window.actions["analyse_other_way"].isEnabled()
+    window.actions["analyse_other_way"].trigger()
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=ANALYSIS_TIMEOUT_MS)
+    other = "left" if first == "right" else "right"
+    assert results[1].proposal.facing == other
+    assert any(f.startswith(f"analysed facing {other}, as the reader asked")
+               for f in controller.annotation.flags)

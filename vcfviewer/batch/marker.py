@@ -25,9 +25,12 @@ VERSION = 1
 
 def _recipe(task: "StudyTask", model_version: str | None) -> dict[str, Any]:
     """What must match for earlier outputs to stand in for a new run."""
-    return {"model_id": task.model_id, "model_version": model_version,
-            "threshold_preset": task.threshold_preset, "formats": sorted(task.formats),
-            "deidentify": task.deidentify}
+    recipe = {"model_id": task.model_id, "model_version": model_version,
+              "threshold_preset": task.threshold_preset, "formats": sorted(task.formats),
+              "deidentify": task.deidentify}
+    if task.facing != "auto":  # absent when automatic, so markers of earlier versions still hold
+        recipe["facing"] = task.facing
+    return recipe
 
 
 def write(folder: Path, task: "StudyTask", result: "StudyResult") -> Path:

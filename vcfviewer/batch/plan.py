@@ -45,6 +45,7 @@ class BatchOptions:
     excludes: tuple[str, ...] = ()
     ct_model_id: str | None = None  # the model for CT volumes (None: ``model_id``)
     ct_model_version: str | None = None
+    facing: str = "auto"  # radiographs: "left"/"right" overrules the model's call
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def _task(options: BatchOptions, key: str, path: str, series: "SeriesEntry",
                      deidentify=options.deidentify, modality=series.modality,
                      source_label="" if options.deidentify else _relative(path, root),
                      expected_model_version=version,
-                     files=series.files if volume else ())
+                     files=series.files if volume else (),
+                     facing="auto" if volume else options.facing)
 
 
 def _add_task(plan: Plan, task: StudyTask, options: BatchOptions) -> None:

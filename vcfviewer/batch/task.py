@@ -51,6 +51,7 @@ class StudyTask:
     modality: str = ""
     expected_model_version: str | None = None  # recorded in done.json for resume checks
     files: tuple[str, ...] = ()  # a volume: every file of its series (empty for one image)
+    facing: str = "auto"  # a radiograph: "left"/"right" overrules the model's call
 
     def __post_init__(self) -> None:
         if not self.key or "/" in self.key or self.key in (".", ".."):
@@ -201,7 +202,7 @@ def _model(task: StudyTask) -> Any:
     return analyzer
 
 
-def _analyse(analyzer: Any, image: Any) -> Any:
+def _analyse(analyzer: Any, image: Any, facing: str = "auto") -> Any:
     from vcfviewer.core.image import Volume
 
     try:
@@ -210,7 +211,9 @@ def _analyse(analyzer: Any, image: Any) -> Any:
             from vcfviewer.models.ct import analyze_volume
 
             return run_to_completion(analyze_volume(analyzer, image))
-        return analyzer.analyze_sync(image)
+        if facing == "auto":  # the plain call keeps Analyzer-like stand-ins working
+            return analyzer.analyze_sync(image)
+        return analyzer.analyze_sync(image, facing=facing)
     except MemoryError:
         raise _StageFailure("analyze", "not enough memory to analyse this image") from None
     except Exception as exc:
@@ -250,7 +253,7 @@ def _run(task: StudyTask, start: float) -> StudyResult:
                                   "volumes are analysed", source=task.source_label,
                            seconds=time.perf_counter() - start)
     analyzer = _model(task)
-    proposal = _analyse(analyzer, image)
+    proposal = _analyse(analyzer, image, task.facing)
     outputs, ms, skipped = exporting.export(task, image, proposal.annotation)
     row = figures(proposal.annotation, ms)
     row["notes"] = tuple(dict.fromkeys(row["notes"] + skipped))

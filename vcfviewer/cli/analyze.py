@@ -57,6 +57,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="run on a Dask distributed cluster (e.g. tcp://host:8786)")
     p.add_argument("--threshold-preset", default="balanced", choices=("balanced", "high_ppv"))
+    p.add_argument("--facing", default="auto", choices=("auto", "left", "right"),
+                   help="which way the patients of these radiographs face (default: the model "
+                        "decides per film; CT volumes are oriented by their geometry)")
     p.add_argument("--deidentify", action="store_true",
                    help="no patient identifiers in any export: names, IDs, birth date, "
                         "accession, institution, free text and source paths removed; UIDs, "
@@ -155,7 +158,7 @@ def _options(args: argparse.Namespace) -> "tuple[Path, BatchOptions]":
         ct_model_version=ct_version,
         device=None if args.device == "auto" else args.device,
         threshold_preset=args.threshold_preset, formats=formats, deidentify=args.deidentify,
-        excludes=excludes + tuple(args.exclude))
+        excludes=excludes + tuple(args.exclude), facing=args.facing)
 
 
 def _scan(root: Path, quiet: bool) -> Any:

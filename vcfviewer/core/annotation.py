@@ -345,3 +345,4 @@ class Proposal:
     device: str = "cpu"
     timings_s: tuple[tuple[str, float], ...] = ()
     study_fracture_probability: float | None = None
+    facing: str | None = None  # "left"/"right": the way the patient was taken to face (radiographs)

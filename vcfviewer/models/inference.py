@@ -7,7 +7,7 @@ generator job yielding ``Progress`` between stages so the GUI can show progress 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from vcfviewer.core.annotation import Proposal
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.models import assemble, field, hidden, postprocess, preprocess
+from vcfviewer.models.facing import FacingCall, decide_facing, facing_flags
 from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, landmark_spread
 from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import WeightsError, load_state, verified_weights
@@ -78,12 +79,14 @@ class FilmOutput:
 @dataclass(frozen=True)
 class FilmReading:
     """A film read by the film network: the [0, 1] image in the orientation it was read in
-    (inverted back if needed), its letterbox transform, the plain exposure's maps, the column."""
+    (inverted back if needed), its letterbox transform, the plain exposure's maps, the column,
+    and which way the patient was taken to face."""
 
     unit: np.ndarray
     transform: preprocess.FilmTransform
     film: FilmOutput
     parse: postprocess.FilmParse
+    facing: FacingCall
 
 
 class Analyzer:
@@ -174,15 +177,18 @@ class Analyzer:
                 "landmark_spread": landmark_spread(out["heatmaps"]).cpu().numpy(),
                 "fracture": torch.sigmoid(out["fracture"].float()).cpu().numpy()}
 
-    def analyze(self, image: Radiograph) -> Job[Proposal]:
-        """Generator job: yields Progress per stage, returns the Proposal."""
+    def analyze(self, image: Radiograph, facing: str = "auto") -> Job[Proposal]:
+        """Generator job: yields Progress per stage, returns the Proposal.
+
+        ``facing`` "left" or "right" overrules the model's call of which way the patient faces
+        (``models.facing``); "auto" keeps it."""
         timings: list[tuple[str, float]] = []
         t0 = time.perf_counter()
         yield Progress("preprocess", 0.0, "Preparing the image")
         unit = preprocess.normalise_unit(image.pixels)
         timings.append(("preprocess", time.perf_counter() - t0))
         yield Progress("network", 0.15, "Finding and numbering vertebral bodies")
-        reading = self.read_film(unit, timings)
+        reading = self.read_film(unit, timings, facing)
         yield Progress("postprocess", 0.45, "Cutting out each body")
         t0 = time.perf_counter()
         crops, crop_tfs = assemble.body_crops(reading.unit, reading.parse, reading.transform,
@@ -198,18 +204,23 @@ class Analyzer:
         annotation, study_p = assemble.build_annotation(
             image, reading.parse, reading.transform, crop_tfs, body_out, reading.film,
             self.threshold, self.card, software_version=__version__, field=exposed)
+        annotation = replace(annotation,
+                             flags=annotation.flags + tuple(facing_flags(reading.facing)))
         timings.append(("measure", time.perf_counter() - t0))
         yield Progress("measure", 1.0, "Done")
         return Proposal(annotation=annotation, device=self.device_name,
-                        timings_s=tuple(_merge(timings)), study_fracture_probability=study_p)
+                        timings_s=tuple(_merge(timings)), study_fracture_probability=study_p,
+                        facing=reading.facing.side)
 
-    def read_film(self, unit: np.ndarray, timings: list[tuple[str, float]]) -> "FilmReading":
+    def read_film(self, unit: np.ndarray, timings: list[tuple[str, float]],
+                  facing: str = "auto") -> "FilmReading":
         """The film in its canonical orientation (§4: facing left, bone bright) at every
-        exposure, with its column parsed (§6)."""
+        exposure, with its column parsed (§6). ``facing`` as in ``analyze``."""
         # Orientation comes from the plain exposure alone; the other exposures are read once,
         # in the orientation chosen (a right-facing film would otherwise read them twice).
         films, transform = self._exposure_pass(unit, False, timings, (1.0,))
-        flip, invert = films[0].faces_right > 0.5, films[0].inverted > 0.5
+        call = decide_facing(films[0].faces_right, facing)
+        flip, invert = call.faces_right, films[0].inverted > 0.5
         unit = 1.0 - unit if invert else unit
         if flip or invert:
             films, transform = self._exposure_pass(unit, flip, timings, (1.0, *EXPOSURE_GAMMAS))
@@ -221,7 +232,7 @@ class Analyzer:
                                          (films[0].fracture, films[0].level), self.card.input,
                                          self.run_bodies)
         timings.append(("network", time.perf_counter() - t0))
-        return FilmReading(unit, transform, films[0], parse)
+        return FilmReading(unit, transform, films[0], parse, call)
 
     def _exposure_pass(self, unit: np.ndarray, flip: bool, timings: list,
                        gammas: tuple[float, ...]
@@ -247,9 +258,9 @@ class Analyzer:
         timings.append(("postprocess", time.perf_counter() - t0))
         return parse
 
-    def analyze_sync(self, image: Radiograph) -> Proposal:
+    def analyze_sync(self, image: Radiograph, facing: str = "auto") -> Proposal:
         """Run ``analyze`` to completion without a GUI."""
-        return run_to_completion(self.analyze(image))
+        return run_to_completion(self.analyze(image, facing))
 
 
 def average_mirrored(plain: FilmOutput, mirrored: FilmOutput) -> FilmOutput:

@@ -132,7 +132,7 @@ def _connect_actions(window: Any, c: ReviewController) -> None:
         "analyse": c.analyse, "undo": c.undo, "redo": c.redo, "cycle_type": c.cycle_type,
         "relabel": c.relabel, "renumber_up": lambda: c.renumber(-1),
         "renumber_down": lambda: c.renumber(1), "name_l6": c.name_l6,
-        "swap_facing": c.swap_facing,
+        "swap_facing": c.swap_facing, "analyse_other_way": c.analyse_other_way,
         "add_body": c.begin_add_body,
         "delete_body": c.delete_selected, "next_body": lambda: c.step_selection(1),
         "previous_body": lambda: c.step_selection(-1), "accept_all": c.accept_all,

@@ -36,6 +36,10 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("swap_facing", "Patient faces the other &way (swap anterior/posterior)", "Review",
                ("Shift+F",), "Every body's anterior and posterior landmarks trade places (Ha "
                "with Hp; a wedge becomes a crush): for a film whose facing the model got wrong"),
+    ActionSpec("analyse_other_way", "Re-analyse with the patient facing the other wa&y", "Review",
+               ("Shift+A",), "Run the model again with the film read the other way round: its "
+               "bodies, grades and fracture probabilities as well as the landmarks (replaces the "
+               "findings shown)"),
     ActionSpec("add_body", "Add &missed body…", "Review", ("B",),
                "Place the six landmarks of a body the model missed", icon_text="Add body"),
     ActionSpec("delete_body", "&Delete body", "Review", ("Del",),
@@ -75,7 +79,7 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
 REVIEW_MENU: tuple[str, ...] = (
     "analyse", "-", "undo", "redo", "-", "grade_0", "grade_1", "grade_2", "grade_3",
     "cycle_type", "-", "relabel", "renumber_up", "renumber_down", "name_l6", "swap_facing",
-    "-", "add_body", "delete_body", "next_body", "previous_body", "-", "accept_all", "-",
+    "analyse_other_way", "-", "add_body", "delete_body", "next_body", "previous_body", "-", "accept_all", "-",
     "toggle_masks", "toggle_marks", "toggle_labels", "colour_by_grade", "opacity_down",
     "opacity_up",
 )
@@ -86,6 +90,7 @@ TOOLBAR_ITEMS: tuple[str, ...] = ("analyse", "-", "undo", "redo", "-", "add_body
 # Enabled only while a review session exists.
 SESSION_ACTIONS: tuple[str, ...] = (
     "grade_0", "grade_1", "grade_2", "grade_3", "cycle_type", "relabel", "renumber_up",
-    "renumber_down", "name_l6", "swap_facing", "add_body", "delete_body", "next_body",
+    "renumber_down", "name_l6", "swap_facing", "analyse_other_way", "add_body", "delete_body",
+    "next_body",
     "previous_body", "accept_all", "export", "export_to",
 )

@@ -123,9 +123,10 @@ class ModelHolder:
             first = first or analyzer
         return first
 
-    def analysis_job(self, image: Radiograph, preset: str, plane_index: int | None = None
-                     ) -> Job[AnalysisResult]:
-        """Load the model if needed, then analyse ``image`` (a generator job, cancellable).
+    def analysis_job(self, image: Radiograph, preset: str, plane_index: int | None = None,
+                     facing: str = "auto") -> Job[AnalysisResult]:
+        """Load the model if needed, then analyse ``image`` (a generator job, cancellable);
+        ``facing`` as in ``Analyzer.analyze``.
 
         ``plane_index`` marks the result as one CT plane's (the one-plane annotations of
         earlier versions); the viewer now analyses whole volumes with ``volume_job``.
@@ -136,7 +137,8 @@ class ModelHolder:
             yield Progress("model", math.nan, "Loading the model")
         analyzer = self.get(preset)
         start = time.perf_counter()
-        proposal = yield from analyzer.analyze(image)
+        proposal = yield from (analyzer.analyze(image) if facing == "auto"
+                               else analyzer.analyze(image, facing=facing))
         if plane_index is not None:
             proposal = _on_plane(proposal, plane_index)
         return _result(proposal, analyzer, time.perf_counter() - start)

@@ -184,9 +184,10 @@ class ReviewController(EditCommands, QObject):
         self.window.about_extra_html = "".join(_model_html(a) for a in loaded)
         self._refresh_widgets()
 
-    def analyse(self, confirm: bool = True) -> None:
+    def analyse(self, confirm: bool = True, facing: str = "auto") -> None:
         """Run the model on what is on screen: the film, or the whole CT volume (asks first when
-        corrections would be lost)."""
+        corrections would be lost). ``facing`` "left"/"right" overrules the model's call of
+        which way a radiograph's patient faces."""
         image = self.view.radiograph
         if image is None:
             self.window.show_status("Open an image first")
@@ -209,13 +210,26 @@ class ReviewController(EditCommands, QObject):
                                      "analysing the CT volume")
         else:
             source = image
-            task = self.runner.start(lambda: self.model.analysis_job(image, preset), "analysing")
+            task = self.runner.start(lambda: self.model.analysis_job(image, preset, facing=facing),
+                                     "analysing")
         task.result.connect(lambda result: self._on_analysis_result(source, result, start_plane))
         task.error.connect(lambda message: self.window.show_error(
             f"Analysis failed: {message}"))
         task.cancelled.connect(lambda: self.window.show_status("Analysis cancelled"))
         self.window.show_status("Analysing the whole volume…" if volume is not None
                                 else "Analysing…")
+
+    def analyse_other_way(self) -> None:
+        """The model read the patient's facing wrong: analyse the film again the other way round
+        (unlike swapping the landmarks, the bodies are found and graded afresh)."""
+        from vcfviewer.models.facing import other_side  # pure, no torch
+
+        facing = self.session.proposal.facing if self.session is not None else None
+        if facing is None or self.view.volume is not None:
+            self.window.show_status("Analyse the radiograph first (A); a CT volume is oriented "
+                                    "by its own geometry")
+            return
+        self.analyse(facing=other_side(facing))
 
     def _on_analysis_result(self, source: Radiograph | Volume, result: AnalysisResult,
                             start_plane: int | None = None) -> None:
@@ -240,8 +254,10 @@ class ReviewController(EditCommands, QObject):
         if planes and start_plane is not None and self.view.plane_index == start_plane:
             # The reader did not scroll meanwhile: show the column where most bodies were measured.
             self.view.set_plane(planes[len(planes) // 2])
+        facing = result.proposal.facing
+        read = f", read facing {facing}" if facing else ""
         self.window.show_status(
-            f"Analysis: {count} vertebral bodies{where} in {result.seconds:.1f} s")
+            f"Analysis: {count} vertebral bodies{where}{read} in {result.seconds:.1f} s")
         self.analysis_done.emit(result)
 
     # ----------------------------------------------------------------- session
@@ -348,6 +364,8 @@ class ReviewController(EditCommands, QObject):
         for key in SESSION_ACTIONS:
             actions[key].setEnabled(has)
         actions["analyse"].setEnabled(self.view.radiograph is not None)
+        actions["analyse_other_way"].setEnabled(
+            has and self.view.volume is None and self.session.proposal.facing is not None)
         session = self.session
         undo, redo = actions["undo"], actions["redo"]
         undo.setEnabled(bool(has and session.can_undo) or self.placing.active)

@@ -76,7 +76,9 @@ _KEYS = {spec.key: spec.shortcuts[0] for spec in REVIEW_ACTIONS if spec.shortcut
 _NOTE_HINTS = (("lumbar count 6", f"{_KEYS['name_l6']} names an L6"),
                ("lumbar count", f"{_KEYS['renumber_up']} / {_KEYS['renumber_down']} renumber "
                                 "the column"),
-               ("gap between", f"{_KEYS['add_body']} adds a missed body"))
+               ("gap between", f"{_KEYS['add_body']} adds a missed body"),
+               ("facing uncertain", f"{_KEYS['analyse_other_way']} analyses it the other way "
+                                    f"round"))
 
 
 def model_notes(flags: tuple[str, ...]) -> str:
