@@ -19,6 +19,7 @@ from vcfviewer.core.annotation import (BodyMask, FractureType, Grade, Provenance
                                        StudyAnnotation, VertebraFinding, image_ref_for)
 from vcfviewer.core.image import Radiograph
 from vcfviewer.core.morphometry import measure_study
+from vcfviewer.models.confidence import uncertain_outline_note
 from vcfviewer.models.field import ExposedField
 from vcfviewer.models.postprocess import FilmParse, column_angles
 from vcfviewer.models.preprocess import (CropTransform, FilmTransform, crop_matrix, extract_crop,
@@ -149,8 +150,10 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
                                         mask=_body_mask(body_out["mask"][i], crop_tfs[i], shape)))
     evidence = [CutEvidence(tf.source_px_per_crop_px, spread)
                 for tf, spread in zip(crop_tfs, body_out["landmark_spread"])]
+    spreads = {f.finding_id: e.spread for f, e in zip(findings, evidence)}
     findings, cut = _drop_cut(findings, shape, field, evidence)
     _resolve_overlaps(findings)
+    doubts = uncertain_outline_note(findings, spreads)
     if parse.sacrum is not None:
         full = transform.mask_to_source(parse.sacrum) > 0
         if full.any():
@@ -161,6 +164,7 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
     flags = list(parse.flags)
     if cut:
         flags.append(f"{', '.join(cut)} cut at the image edge: not measured")
+    flags.extend(doubts)
     if not any(f.landmarks is not None for f in findings) and not cut:
         flags.append("no vertebral body found: the model could not read this film; check it")
     if film.inverted > 0.5:
