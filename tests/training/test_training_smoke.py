@@ -20,11 +20,12 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
             "--film-batch", "2", "--body-batch", "4", "--film-size", "64", "--body-size", "32",
             "--spacing", "1.2", "1.4", "--workers", "1", "--quiet",
             "--transitional-rate", "0.5", "--grade-weights", "0", "0", "1",
-            "--edge-band-rate", "0.5"]
+            "--flat-back-rate", "0.25", "--edge-band-rate", "0.5"]
     assert main(args) == 0
     card = json.loads((out / "smoke.json").read_text())
     # The case mix is part of the recipe the card records.
     assert card["training"]["config"]["case_mix"] == {"transitional_rate": 0.5,
+                                                      "flat_back_rate": 0.25,
                                                       "grade_weights": [0.0, 0.0, 1.0]}
     assert card["training"]["config"]["edge_band_rate"] == 0.5
     assert set(card["thresholds"]) == {"balanced", "high_ppv"}

@@ -215,15 +215,18 @@ def _disc(level: str, rng: np.random.Generator, depth: float, scale: float, dege
     spread = depth * math.tan(math.radians(angle_deg))
     floor = 1.5 * scale
     ant, post = mean + spread / 2, mean - spread / 2
-    if post < floor:  # keep the wedge, lift the whole disc
-        ant, post = ant + floor - post, floor
+    lowest = min(ant, post)  # the posterior side, unless the disc is wedged backwards (flat back)
+    if lowest < floor:  # keep the wedge, lift the whole disc
+        ant, post = ant + floor - lowest, post + floor - lowest
     return DiscPlan(anterior=max(ant, floor), posterior=post,
                     vacuum=lumbar and rng.random() < degen * 0.3,
                     calcified=rng.random() < 0.05)
 
 
-def _disc_angles(rng: np.random.Generator, bodies: list[BodyPlan], lordosis: float) -> list[float]:
-    """Wedge angle of each disc; the lumbar ones share what the body wedges leave of the lordosis."""
+def _disc_angles(rng: np.random.Generator, bodies: list[BodyPlan], lordosis: float,
+                 least: float = 5.0) -> list[float]:
+    """Wedge angle of each disc; the lumbar ones share what the body wedges leave of the lordosis
+    (at least ``least`` degrees in all; negative: discs taller at the back)."""
     angles = [rng.uniform(*DISC_TABLE[b.level][2:]) for b in bodies[:-1]]
     lumbar = [i for i, b in enumerate(bodies[:-1]) if b.level.startswith("L")]
     body_wedge = sum(math.degrees(math.atan((bodies[i].ha - bodies[i].hp) / bodies[i].depth))
@@ -232,12 +235,14 @@ def _disc_angles(rng: np.random.Generator, bodies: list[BodyPlan], lordosis: flo
     drawn = sum(angles[i] for i in lumbar)
     if lumbar and drawn > 0:
         for i in lumbar:
-            angles[i] *= max(wanted, 5.0) / drawn
+            angles[i] *= max(wanted, least) / drawn
     return angles
 
 
-def plan_column(rng: np.random.Generator, levels: list[str]) -> ColumnPlan:
-    """A normal column for ``levels`` (cranial → caudal, ending with S1): sizes, discs, curve."""
+def plan_column(rng: np.random.Generator, levels: list[str],
+                flat_back_rate: float = 0.0) -> ColumnPlan:
+    """A normal column for ``levels`` (cranial → caudal, ending with S1): sizes, discs, curve;
+    with probability ``flat_back_rate`` an elderly flat or kyphotic lumbar spine."""
     scale = rng.uniform(0.86, 1.14)
     bone = rng.uniform(0.35, 1.0)  # trabecular bone fraction multiplier (osteoporosis → low)
     degen = rng.uniform(0.0, 0.6)
@@ -245,7 +250,17 @@ def plan_column(rng: np.random.Generator, levels: list[str]) -> ColumnPlan:
     slope = rng.uniform(28.0, 50.0)
     # standing lumbar lordosis tracks the sacral slope (pelvic incidence relation)
     lordosis = float(np.clip(slope + rng.normal(10.0, 7.0), 25.0, 70.0))
-    angles = _disc_angles(rng, bodies, lordosis)
+    least = 5.0
+    # Drawn only when asked for, so the default keeps every earlier seed's film.
+    if flat_back_rate > 0 and rng.random() < flat_back_rate:
+        # Osteoporotic elderly spines lose lordosis (flat back, lumbar kyphosis) over a
+        # retroverted pelvis; the discs may then be taller at the back than in front. The
+        # lordosis stays within 25° below the sacral slope, so the trunk leans forward by at
+        # most that much (sagittal imbalance), as standing patients manage.
+        slope = rng.uniform(10.0, 30.0)
+        lordosis = float(np.clip(slope - rng.uniform(0.0, 25.0), -15.0, 25.0))
+        least = -90.0
+    angles = _disc_angles(rng, bodies, lordosis, least)
     discs = [_disc(b.level, rng, b.depth, scale, degen, a) for b, a in zip(bodies[:-1], angles)]
     meta = {"scale": scale, "bone": bone, "degeneration": degen, "lordosis_deg": lordosis}
     return ColumnPlan(bodies=tuple(bodies), discs=tuple(discs), sacral_slope_deg=slope,

@@ -146,7 +146,8 @@ def _initial_column(rng: np.random.Generator, options: SynthOptions) -> tuple[Co
     top = str(rng.choice(list(options.top_levels)))
     transitional = disease.draw_transitional(rng, options)
     levels = disease.levels_for(top, "L6" if transitional == "L6" else None)
-    column = disease.mark_transitional(plan_column(rng, levels), transitional, rng)
+    column = disease.mark_transitional(plan_column(rng, levels, options.flat_back_rate),
+                                       transitional, rng)
     candidates = levels[levels.index(top) + 1: -1]
     column = disease.add_lookalikes(column, rng, options, candidates)
     column = disease.add_fractures(column, rng, options, candidates)

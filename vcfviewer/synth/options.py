@@ -36,6 +36,10 @@ class SynthOptions:
     schmorl_rate / short_body_rate / physiological_wedge_rate / osteophyte_rate: per-study
         probabilities of each look-alike (each flagged in ``lookalikes`` and graded 0).
     transitional_rate: probability of transitional anatomy (an L6, or a sacralised L5).
+    flat_back_rate: probability of an elderly flat or kyphotic lumbar spine over a retroverted
+        pelvis (sacral slope 10–30°, lordosis up to 25° less: −15–25°; the natural draw is
+        25–70° of lordosis).
+        0 (the default) draws nothing extra, so earlier seeds give the same films.
     cement_rate: probability that a fractured study has vertebroplasty cement in one body.
     grid_rate: probability of visible anti-scatter grid lines.
     text_rate: probability of burned-in annotation text (a lead L/R marker is almost always there).
@@ -61,6 +65,7 @@ class SynthOptions:
     physiological_wedge_rate: float = 0.15
     osteophyte_rate: float = 0.4
     transitional_rate: float = 0.04
+    flat_back_rate: float = 0.0
     cement_rate: float = 0.08
     grid_rate: float = 0.1
     text_rate: float = 0.7
@@ -77,6 +82,7 @@ class SynthOptions:
         for name in ("fracture_rate", "multiple_fracture_rate", "facing_left_rate",
                      "monochrome1_rate", "schmorl_rate", "short_body_rate",
                      "physiological_wedge_rate", "osteophyte_rate", "transitional_rate",
+                     "flat_back_rate",
                      "cement_rate", "grid_rate", "text_rate", "collimation_rate",
                      "shutter_black_rate", "bowel_gas_rate"):
             _check_rate(name, getattr(self, name))

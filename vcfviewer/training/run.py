@@ -26,8 +26,9 @@ def _mix(sim: list, exported: list, weight: float) -> list:
 def run_training(cfg: TrainConfig) -> dict:
     """Train as ``cfg`` says and write the model; returns the card's metrics."""
     if cfg.case_mix and cfg.modality == "ct":
-        raise TrainingError("the case-mix options (--transitional-rate, --grade-weights, "
-                            "--type-weights) apply to simulated radiographs, not CT planes")
+        raise TrainingError("the case-mix options (--transitional-rate, --flat-back-rate, "
+                            "--grade-weights, --type-weights) apply to simulated radiographs, "
+                            "not CT planes")
     if not 0.0 <= cfg.edge_band_rate <= 1.0:
         raise TrainingError(f"--edge-band-rate is a share of body crops, 0 to 1; got "
                             f"{cfg.edge_band_rate:g}")
