@@ -112,3 +112,31 @@ def test_whole_column_without_l6_leaves_the_l6_films_out() -> None:
     s = tally.summary(0.5)
     assert s["whole_column_correct"] == 0.5  # 1 of 2
     assert s["whole_column_correct_without_l6"] == 1.0  # 1 of 1
+
+
+def test_facing_is_scored_against_the_truths_landmarks() -> None:
+    import sys
+    from pathlib import Path
+
+    from vcfviewer.training.metrics import truth_facing
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study()
+    side = truth_facing(truth)
+    # Mirror every body about x = 0: anterior and posterior trade sides.
+    mirrored = replace(truth, findings=tuple(
+        replace(f, landmarks=f.landmarks * [-1.0, 1.0]) if f.landmarks is not None else f
+        for f in truth.findings))
+    other = "right" if side == "left" else "left"
+    assert side in ("left", "right") and truth_facing(mirrored) == other
+    doubted = replace(truth, flags=("facing uncertain (P(faces right) 0.30): analysed facing "
+                                    "left; …",))
+    tally = Tally()
+    tally.add(truth, truth, 1.0, 0.5, facing=side)
+    tally.add(truth, doubted, 1.0, 0.5, facing=other)
+    tally.add(truth, truth, 1.0, 0.5)  # no facing (a CT plane): not scored
+    s = tally.summary(0.5)
+    assert s["facing_accuracy"] == 0.5 and s["facing_uncertain_share"] == 0.5
+    assert "facing_accuracy" not in Tally().summary(0.5)

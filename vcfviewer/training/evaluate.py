@@ -73,7 +73,7 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
         proposal = predict(analyzer, image)
         seconds += time.perf_counter() - start
         tally.add(truth, proposal.annotation, scored_spacing(proposal), analyzer.threshold,
-                  name=json_path.stem)
+                  name=json_path.stem, facing=proposal.facing)
         if say:
             say(f"\revaluating {i}/{len(studies)}")
     if say:

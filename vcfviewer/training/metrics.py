@@ -71,6 +71,16 @@ def _match(truth: StudyAnnotation, pred: StudyAnnotation
     return out, [p for i, p in enumerate(preds) if i not in used]
 
 
+def truth_facing(annotation: StudyAnnotation) -> str | None:
+    """Which way the patient faces in a truth annotation: "left" when the anterior landmarks lie
+    left of the posterior ones on most bodies; None without a measured body."""
+    votes = [f.landmark("superior_anterior")[0] < f.landmark("superior_posterior")[0]
+             for f in annotation.vertebrae if f.landmarks is not None]
+    if not votes:
+        return None
+    return "left" if 2 * sum(votes) > len(votes) else "right"
+
+
 def dice(a_mask, b_mask) -> float:
     """Dice of two BodyMasks in image coordinates."""
     if a_mask is None or b_mask is None:
@@ -173,11 +183,15 @@ class Tally:
     scores: list = field(default_factory=list)  # (label, prob, detected)
     image_scores: list = field(default_factory=list)  # (label, prob, predicted)
     plane_err: list = field(default_factory=list)  # CT: |predicted − true mid-sagittal plane|
+    facing_right: int = 0  # radiographs whose facing the analyser got right
+    facing_scored: int = 0  # radiographs with a facing on both sides
+    facing_doubted: int = 0  # ... whose proposal carried the "facing uncertain" note
     column_failures: list = field(default_factory=list)  # (image name, [problem, ...])
 
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
-            threshold: float, name: str = "") -> None:
-        """Add one image's comparison (``name`` labels it in ``column_failures``)."""
+            threshold: float, name: str = "", facing: str | None = None) -> None:
+        """Add one image's comparison (``name`` labels it in ``column_failures``; ``facing``,
+        the side the analyser read a radiograph in, is scored against the truth's landmarks)."""
         pairs, extra = _match(truth, pred)
         self.images += 1
         self.false_bodies += len(extra)
@@ -191,10 +205,20 @@ class Tally:
             self.columns_right_no_l6 += int(right)
         if not right:
             self.column_failures.append((name, _problems(pairs, extra) or ["no body in truth"]))
+        self._add_facing(truth, pred, facing)
         label = any(f.is_fractured for f in truth.vertebrae)
         probs = [f.fracture_probability or 0.0 for f in pred.vertebrae]
         called = any(f.is_fractured for f in pred.vertebrae)
         self.image_scores.append((label, max(probs) if probs else 0.0, called))
+
+    def _add_facing(self, truth: StudyAnnotation, pred: StudyAnnotation,
+                    facing: str | None) -> None:
+        side = truth_facing(truth)
+        if facing is None or side is None:
+            return
+        self.facing_scored += 1
+        self.facing_right += int(facing == side)
+        self.facing_doubted += int(any(f.startswith("facing uncertain") for f in pred.flags))
 
     def _add_pair(self, pair: BodyPair, spacing: float | None, threshold: float) -> bool:
         t, p = pair.truth, pair.pred
@@ -231,8 +255,12 @@ class Tally:
         img = np.array(self.image_scores, float).reshape(-1, 3)
         ct = {"mid_plane_error_planes_mean": _mean(self.plane_err),
               "mid_plane_error_planes_median": _median(self.plane_err)} if self.plane_err else {}
+        facing = {"facing_accuracy": _ratio(self.facing_right, self.facing_scored),
+                  "facing_uncertain_share": _ratio(self.facing_doubted, self.facing_scored),
+                  } if self.facing_scored else {}
         return {
             **ct,
+            **facing,
             "images": self.images,
             "bodies_truth": found + self.missed,
             "detection_precision": _ratio(found, found + self.false_bodies),
