@@ -60,3 +60,12 @@ def test_the_ragged_fragment_on_a_real_film_is_named_and_a_clean_film_has_no_not
                                                               "web-lateral-4.jpg")}
     assert notes["web-lateral-3.jpg"] == []
     assert len(notes["web-lateral-4.jpg"]) == 1 and notes["web-lateral-4.jpg"][0].startswith("T12:")
+
+
+def test_evaluation_reads_the_named_levels_back_from_the_note() -> None:
+    from vcfviewer.models.confidence import uncertain_levels
+
+    bodies = [_body("T12", slice(2, 7)), _body("L1", slice(2, 12)), _body("L2", slice(2, 7))]
+    note = uncertain_outline_note(bodies, {b.finding_id: SHARP for b in bodies})
+    assert uncertain_levels(("lumbar count 4, expected 5",) + tuple(note)) == {"T12", "L2"}
+    assert uncertain_levels(("T12 cut at the image edge: not measured",)) == frozenset()

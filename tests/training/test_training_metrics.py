@@ -140,3 +140,25 @@ def test_facing_is_scored_against_the_truths_landmarks() -> None:
     s = tally.summary(0.5)
     assert s["facing_accuracy"] == 0.5 and s["facing_uncertain_share"] == 0.5
     assert "facing_accuracy" not in Tally().summary(0.5)
+
+
+def test_bodies_named_outline_uncertain_are_split_by_landmark_error() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study()
+    bodies = truth.vertebrae
+    height = float(np.hypot(*(bodies[0].landmarks[2] - bodies[0].landmarks[5])))
+    # The first body's landmarks 20 % of its height off (matched, not good); the rest exact.
+    off = replace(bodies[0], landmarks=bodies[0].landmarks + [0.0, 0.2 * height])
+    pred = replace(truth, findings=(off,) + tuple(f for f in truth.findings if f is not bodies[0]))
+    tally = Tally()
+    tally.add(truth, pred, 1.0, 0.5, doubted=frozenset({bodies[0].level, bodies[1].level}))
+    s = tally.summary(0.5)
+    n = len(bodies)
+    assert s["outline_uncertain_good_bodies"] == f"1/{n - 1}"
+    assert s["outline_uncertain_poor_bodies"] == "1/1"
+    assert "outline_uncertain_good_bodies" not in Tally().summary(0.5)

@@ -186,13 +186,20 @@ class Tally:
     facing_right: int = 0  # radiographs whose facing the analyser got right
     facing_scored: int = 0  # radiographs with a facing on both sides
     facing_doubted: int = 0  # ... whose proposal carried the "facing uncertain" note
+    # Bodies the "outline uncertain" note named: (named, body is good), good = matched with every
+    # landmark within 10 % of its height of the truth; extra bodies count as not good.
+    outline_doubts: list = field(default_factory=list)
     column_failures: list = field(default_factory=list)  # (image name, [problem, ...])
 
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
-            threshold: float, name: str = "", facing: str | None = None) -> None:
+            threshold: float, name: str = "", facing: str | None = None,
+            doubted: frozenset[str] | None = None) -> None:
         """Add one image's comparison (``name`` labels it in ``column_failures``; ``facing``,
-        the side the analyser read a radiograph in, is scored against the truth's landmarks)."""
+        the side the analyser read a radiograph in, is scored against the truth's landmarks;
+        ``doubted``, the levels its "outline uncertain" note names, against landmark error)."""
         pairs, extra = _match(truth, pred)
+        if doubted is not None:
+            self._add_doubts(pairs, extra, doubted)
         self.images += 1
         self.false_bodies += len(extra)
         column_ok = not extra
@@ -219,6 +226,16 @@ class Tally:
         self.facing_scored += 1
         self.facing_right += int(facing == side)
         self.facing_doubted += int(any(f.startswith("facing uncertain") for f in pred.flags))
+
+    def _add_doubts(self, pairs: list[BodyPair], extra: list[VertebraFinding],
+                    doubted: frozenset[str]) -> None:
+        for pair in pairs:
+            if pair.pred is not None:
+                t = pair.truth.landmarks
+                height = np.hypot(*(t[2] - t[5]))
+                good = np.linalg.norm(pair.pred.landmarks - t, axis=1).max() < 0.1 * height
+                self.outline_doubts.append((pair.pred.level in doubted, bool(good)))
+        self.outline_doubts += [(p.level in doubted, False) for p in extra]
 
     def _add_pair(self, pair: BodyPair, spacing: float | None, threshold: float) -> bool:
         t, p = pair.truth, pair.pred
@@ -260,7 +277,6 @@ class Tally:
                   } if self.facing_scored else {}
         return {
             **ct,
-            **facing,
             "images": self.images,
             "bodies_truth": found + self.missed,
             "detection_precision": _ratio(found, found + self.false_bodies),
@@ -285,7 +301,17 @@ class Tally:
                                                  int((img[:, 0] > 0).sum())),
             "fracture_image_specificity": _ratio(int(((img[:, 2] == 0) & (img[:, 0] == 0)).sum()),
                                                  int((img[:, 0] == 0).sum())),
+            **facing,
+            **self._doubt_summary(),
         }
+
+    def _doubt_summary(self) -> dict:
+        if not self.outline_doubts:
+            return {}
+        d = np.array(self.outline_doubts, bool).reshape(-1, 2)
+        good, poor = d[d[:, 1], 0], d[~d[:, 1], 0]
+        return {"outline_uncertain_good_bodies": f"{int(good.sum())}/{len(good)}",
+                "outline_uncertain_poor_bodies": f"{int(poor.sum())}/{len(poor)}"}
 
 
 def _ratio(a: int, b: int) -> float | None:
