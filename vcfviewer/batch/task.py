@@ -211,8 +211,6 @@ def _analyse(analyzer: Any, image: Any, facing: str = "auto") -> Any:
             from vcfviewer.models.ct import analyze_volume
 
             return run_to_completion(analyze_volume(analyzer, image))
-        if facing == "auto":  # the plain call keeps Analyzer-like stand-ins working
-            return analyzer.analyze_sync(image)
         return analyzer.analyze_sync(image, facing=facing)
     except MemoryError:
         raise _StageFailure("analyze", "not enough memory to analyse this image") from None

@@ -5,9 +5,8 @@ landmarks disagree, or its landmark heat maps are diffuse. On 400 simulated vali
 (natural and severe) no body with every landmark within 10 % of its height of the truth showed
 either (0 of 2285: mask vs landmarks IoU ≥ 0.79, mean spread ≤ 10 crop px), 12 of the 104 other
 or extra bodies did; held out, 0 of 1194 and 6 of 38 (`vcfviewer evaluate`, model card). On the
-real films it names web-lateral-4's
-ragged T12 fragment (called grade 3) and three bodies of the low-contrast web-lateral-2 (model
-card). The grade is left as decided: the reader settles it.
+real films it names web-lateral-4's ragged T12 fragment (called grade 3) and three bodies of the
+low-contrast web-lateral-2. The grade is left as decided: the reader settles it.
 """
 
 from __future__ import annotations

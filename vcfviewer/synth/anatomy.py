@@ -218,7 +218,7 @@ def _disc(level: str, rng: np.random.Generator, depth: float, scale: float, dege
     lowest = min(ant, post)  # the posterior side, unless the disc is wedged backwards (flat back)
     if lowest < floor:  # keep the wedge, lift the whole disc
         ant, post = ant + floor - lowest, post + floor - lowest
-    return DiscPlan(anterior=max(ant, floor), posterior=post,
+    return DiscPlan(anterior=ant, posterior=post,
                     vacuum=lumbar and rng.random() < degen * 0.3,
                     calcified=rng.random() < 0.05)
 

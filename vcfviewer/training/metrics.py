@@ -198,13 +198,13 @@ class Tally:
         the side the analyser read a radiograph in, is scored against the truth's landmarks;
         ``doubted``, the levels its "outline uncertain" note names, against landmark error)."""
         pairs, extra = _match(truth, pred)
-        if doubted is not None:
-            self._add_doubts(pairs, extra, doubted)
+        if doubted is not None:  # extra bodies are never good ones
+            self.outline_doubts += [(p.level in doubted, False) for p in extra]
         self.images += 1
         self.false_bodies += len(extra)
         column_ok = not extra
         for pair in pairs:
-            column_ok &= self._add_pair(pair, spacing, threshold)
+            column_ok &= self._add_pair(pair, spacing, threshold, doubted)
         right = column_ok and bool(pairs)
         self.columns_right += int(right)
         if not any(f.level == "L6" for f in truth.findings):
@@ -227,17 +227,8 @@ class Tally:
         self.facing_right += int(facing == side)
         self.facing_doubted += int(any(f.startswith("facing uncertain") for f in pred.flags))
 
-    def _add_doubts(self, pairs: list[BodyPair], extra: list[VertebraFinding],
-                    doubted: frozenset[str]) -> None:
-        for pair in pairs:
-            if pair.pred is not None:
-                t = pair.truth.landmarks
-                height = np.hypot(*(t[2] - t[5]))
-                good = np.linalg.norm(pair.pred.landmarks - t, axis=1).max() < 0.1 * height
-                self.outline_doubts.append((pair.pred.level in doubted, bool(good)))
-        self.outline_doubts += [(p.level in doubted, False) for p in extra]
-
-    def _add_pair(self, pair: BodyPair, spacing: float | None, threshold: float) -> bool:
+    def _add_pair(self, pair: BodyPair, spacing: float | None, threshold: float,
+                  doubted: frozenset[str] | None = None) -> bool:
         t, p = pair.truth, pair.pred
         if p is None:
             self.missed += 1
@@ -252,6 +243,8 @@ class Tally:
         err = np.linalg.norm(t.landmarks - p.landmarks, axis=1)
         height = np.hypot(*(t.landmarks[2] - t.landmarks[5]))
         self.lm_err_pct.extend(100 * err / height)
+        if doubted is not None:
+            self.outline_doubts.append((p.level in doubted, bool(err.max() < 0.1 * height)))
         if spacing:
             self.lm_err_mm.extend(err * spacing)
         rt, rp = ratios(t.landmarks), ratios(p.landmarks)

@@ -79,8 +79,8 @@ REVIEW_ACTIONS: tuple[ActionSpec, ...] = (
 REVIEW_MENU: tuple[str, ...] = (
     "analyse", "-", "undo", "redo", "-", "grade_0", "grade_1", "grade_2", "grade_3",
     "cycle_type", "-", "relabel", "renumber_up", "renumber_down", "name_l6", "swap_facing",
-    "analyse_other_way", "-", "add_body", "delete_body", "next_body", "previous_body", "-", "accept_all", "-",
-    "toggle_masks", "toggle_marks", "toggle_labels", "colour_by_grade", "opacity_down",
+    "analyse_other_way", "-", "add_body", "delete_body", "next_body", "previous_body", "-",
+    "accept_all", "-", "toggle_masks", "toggle_marks", "toggle_labels", "colour_by_grade", "opacity_down",
     "opacity_up",
 )
 FILE_ITEMS: tuple[str, ...] = ("export", "export_to", "recover", "preferences")
@@ -91,6 +91,5 @@ TOOLBAR_ITEMS: tuple[str, ...] = ("analyse", "-", "undo", "redo", "-", "add_body
 SESSION_ACTIONS: tuple[str, ...] = (
     "grade_0", "grade_1", "grade_2", "grade_3", "cycle_type", "relabel", "renumber_up",
     "renumber_down", "name_l6", "swap_facing", "analyse_other_way", "add_body", "delete_body",
-    "next_body",
-    "previous_body", "accept_all", "export", "export_to",
+    "next_body", "previous_body", "accept_all", "export", "export_to",
 )

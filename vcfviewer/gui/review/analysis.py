@@ -137,8 +137,7 @@ class ModelHolder:
             yield Progress("model", math.nan, "Loading the model")
         analyzer = self.get(preset)
         start = time.perf_counter()
-        proposal = yield from (analyzer.analyze(image) if facing == "auto"
-                               else analyzer.analyze(image, facing=facing))
+        proposal = yield from analyzer.analyze(image, facing=facing)
         if plane_index is not None:
             proposal = _on_plane(proposal, plane_index)
         return _result(proposal, analyzer, time.perf_counter() - start)
