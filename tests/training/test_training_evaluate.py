@@ -61,6 +61,21 @@ def test_proposing_the_truth_scores_perfectly(films: Path, monkeypatch: pytest.M
         assert out[key] == 1.0, key
     assert out["landmark_error_mm_mean"] == 0.0 and out["height_ratio_mae_points"] == 0.0
     assert out["model_id"] == "truth" and out["threshold_preset"] == "balanced"
+    # 2 of 2: Wilson's interval runs from 1 / (1 + 1.96² / 2) = 0.3424 to 1.
+    assert out["whole_column_correct_ci95"] == [0.3424, 1.0]
+
+
+def test_a_target_mark_says_whether_the_interval_clears_it() -> None:
+    from vcfviewer.cli.evaluate import _target_mark
+
+    assert _target_mark("whole_column_correct", 0.92, [0.874, 0.9502]) == \
+        "   (target >= 0.97: NOT met; its whole 95 % interval misses it)"
+    assert _target_mark("whole_column_correct", 0.96, [0.93, 0.98]) == \
+        "   (target >= 0.97: NOT met; its 95 % interval straddles it)"
+    assert _target_mark("whole_column_correct", 0.99, [0.975, 1.0]) == \
+        "   (target >= 0.97: met; its whole 95 % interval clears it)"
+    assert _target_mark("dice_mean", 0.98) == "   (target >= 0.95: met)"
+    assert _target_mark("images", 200) == ""
 
 
 def test_a_real_model_gives_figures_in_range(films: Path, tmp_path: Path,
@@ -78,8 +93,12 @@ def test_a_real_model_gives_figures_in_range(films: Path, tmp_path: Path,
                  "--failures"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["images"] == 2 and out["model_id"] == "tiny"
-    rates = [v for k, v in out.items() if k.startswith(("detection_", "whole_", "fracture_image"))]
-    assert all(v is None or 0.0 <= v <= 1.0 for v in rates)
+    rates = {k: v for k, v in out.items()
+             if k.startswith(("detection_", "whole_", "fracture_image")) and "_ci95" not in k}
+    assert all(v is None or 0.0 <= v <= 1.0 for v in rates.values())
+    for key, value in rates.items():  # each interval, where given, holds its figure
+        interval = out.get(f"{key}_ci95")
+        assert interval is None or interval[0] <= value <= interval[1], key
     assert np.isfinite(out["seconds_per_image"])
     # Every image whose column is not entirely right is listed with at least one reason.
     failures = out["column_failures"]

@@ -162,3 +162,50 @@ def test_bodies_named_outline_uncertain_are_split_by_landmark_error() -> None:
     assert s["outline_uncertain_good_bodies"] == f"1/{n - 1}"
     assert s["outline_uncertain_poor_bodies"] == "1/1"
     assert "outline_uncertain_good_bodies" not in Tally().summary(0.5)
+
+
+def test_wilson_interval_hand_computed() -> None:
+    from vcfviewer.training.metrics import wilson_interval
+
+    # 184 of 200: p 0.92, z² / n = 0.019208, centre 0.929604 / 1.019208 = 0.912085,
+    # half 1.96 · sqrt(0.000368 + 0.00002401) / 1.019208 = 0.038076.
+    assert wilson_interval(184, 200) == [0.874, 0.9502]
+    # All of 4 right: the interval runs from 1 / (1 + z² / n) = 1 / 1.960 to exactly 1.
+    assert wilson_interval(4, 4) == [0.5101, 1.0]
+    assert wilson_interval(0, 0) is None
+
+
+def test_summary_gives_intervals_for_the_per_image_figures() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study()
+    tally = Tally()
+    for _ in range(4):
+        tally.add(truth, truth, 1.0, 0.5)
+    s = tally.summary(0.5)
+    assert s["whole_column_correct"] == 1.0
+    assert s["whole_column_correct_ci95"] == [0.5101, 1.0]
+    assert s["whole_column_correct_without_l6_ci95"] == [0.5101, 1.0]
+    has_fracture = any(f.is_fractured for f in truth.vertebrae)
+    key = "fracture_image_sensitivity_ci95" if has_fracture else "fracture_image_specificity_ci95"
+    assert s[key] == [0.5101, 1.0]
+
+
+def test_cluster_interval_resamples_whole_films() -> None:
+    from vcfviewer.training.metrics import cluster_interval
+
+    # Two films, one body each, one hit: a resample draws 0, 1 or 2 copies of the hit film
+    # (rate 0, 1/2, 1 with odds 1/4, 1/2, 1/4), so the 2.5 and 97.5 percentiles are 0 and 1.
+    assert cluster_interval([1, 0], [1, 1]) == [0.0, 1.0]
+    # Every film alike: every resample gives the same rate.
+    assert cluster_interval([3, 3, 3], [4, 4, 4]) == [0.75, 0.75]
+    assert cluster_interval([0, 0], [0, 0]) is None
+    # Films, not bodies, are the unit: a 10-body film with 5 hits beside ten perfect 1-body
+    # films gives a wider interval than 20 independent bodies with the same 15 / 20.
+    films = cluster_interval([5] + [1] * 10, [10] + [1] * 10)
+    bodies = cluster_interval([1] * 15 + [0] * 5, [1] * 20)
+    assert films[1] - films[0] > bodies[1] - bodies[0]

@@ -50,8 +50,8 @@ def _run(args: argparse.Namespace) -> int:
                          indent=2))
         return 0
     for key, value in summary.items():
-        mark = _target_mark(key, value)
-        print(f"{key:34s} {value}{mark}")
+        mark = _target_mark(key, value, summary.get(f"{key}_ci95"))
+        print(f"{key:38s} {value}{mark}")
     if args.failures:
         print(f"\ncolumns not entirely right: {len(failures)}")
         for failure in failures:
@@ -65,12 +65,19 @@ def _say(text: str) -> None:
     print(text, end="", file=sys.stderr, flush=True)
 
 
-def _target_mark(key: str, value: object) -> str:
+def _target_mark(key: str, value: object, interval: list[float] | None = None) -> str:
+    """"(target >= 0.97: NOT met)", plus whether the 95 % interval clears the target or
+    straddles it (then another draw of the same size could fall on the other side)."""
     if key not in TARGETS or not isinstance(value, (int, float)):
         return ""
     op, goal = TARGETS[key]
     ok = value >= goal if op == ">=" else value <= goal
-    return f"   (target {op} {goal}: {'met' if ok else 'NOT met'})"
+    note = ""
+    if interval is not None:
+        low, high = interval
+        note = "; its 95 % interval straddles it" if low < goal < high else \
+            "; its whole 95 % interval clears it" if ok else "; its whole 95 % interval misses it"
+    return f"   (target {op} {goal}: {'met' if ok else 'NOT met'}{note})"
 
 
 def _update_card(model_id: str | None, summary: dict) -> None:

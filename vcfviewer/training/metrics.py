@@ -180,7 +180,7 @@ class Tally:
     lm_err_pct: list = field(default_factory=list)
     ratio_err: list = field(default_factory=list)
     grades: list = field(default_factory=list)  # (truth, pred)
-    scores: list = field(default_factory=list)  # (label, prob, detected)
+    scores: list = field(default_factory=list)  # (label, prob, detected, image index)
     image_scores: list = field(default_factory=list)  # (label, prob, predicted)
     plane_err: list = field(default_factory=list)  # CT: |predicted − true mid-sagittal plane|
     facing_right: int = 0  # radiographs whose facing the analyser got right
@@ -234,7 +234,7 @@ class Tally:
             self.missed += 1
             # A missed body counts as "not called" for sensitivity; grades are compared on
             # detected bodies only (detection recall reports the misses).
-            self.scores.append((t.is_fractured, 0.0, False))
+            self.scores.append((t.is_fractured, 0.0, False, self.images - 1))
             return False
         self.tp_bodies += 1
         hit = t.level == p.level
@@ -250,7 +250,7 @@ class Tally:
         rt, rp = ratios(t.landmarks), ratios(p.landmarks)
         self.ratio_err.extend(100 * abs(x - y) for x, y in zip(rt, rp))
         self.grades.append((int(t.grade), int(p.grade)))
-        self.scores.append((t.is_fractured, p.fracture_probability or 0.0, True))
+        self.scores.append((t.is_fractured, p.fracture_probability or 0.0, True, self.images - 1))
         if t.plane_index is not None and p.plane_index is not None:
             self.plane_err.append(abs(t.plane_index - p.plane_index))
         return hit
@@ -276,7 +276,10 @@ class Tally:
             "detection_recall": _ratio(found, found + self.missed),
             "level_accuracy_per_body": _ratio(self.level_hits, found),
             "whole_column_correct": _ratio(self.columns_right, self.images),
+            "whole_column_correct_ci95": wilson_interval(self.columns_right, self.images),
             "whole_column_correct_without_l6": _ratio(self.columns_right_no_l6, self.images_no_l6),
+            "whole_column_correct_without_l6_ci95": wilson_interval(self.columns_right_no_l6,
+                                                                    self.images_no_l6),
             "dice_mean": _mean(self.dices), "dice_median": _median(self.dices),
             "landmark_error_mm_mean": _mean(self.lm_err_mm),
             "landmark_error_mm_median": _median(self.lm_err_mm),
@@ -287,16 +290,22 @@ class Tally:
             "genant_weighted_kappa_quadratic": weighted_kappa(g[:, 0], g[:, 1]),
             "fracture_threshold": threshold,
             "fracture_body_sensitivity": _ratio(int((called & labels).sum()), int(labels.sum())),
+            "fracture_body_sensitivity_ci95": self._body_interval(called & labels, labels),
             "fracture_body_specificity": _ratio(int((~called & ~labels).sum()), int((~labels).sum())),
+            "fracture_body_specificity_ci95": self._body_interval(~called & ~labels, ~labels),
             "fracture_body_auroc": auroc(probs, labels),
             "fracture_bodies_positive": int(labels.sum()),
-            "fracture_image_sensitivity": _ratio(int(((img[:, 2] > 0) & (img[:, 0] > 0)).sum()),
-                                                 int((img[:, 0] > 0).sum())),
-            "fracture_image_specificity": _ratio(int(((img[:, 2] == 0) & (img[:, 0] == 0)).sum()),
-                                                 int((img[:, 0] == 0).sum())),
+            **_image_rates(img),
             **facing,
             **self._doubt_summary(),
         }
+
+    def _body_interval(self, hits: np.ndarray, counted: np.ndarray) -> list[float] | None:
+        """95 % interval of a per-body rate, resampling whole films (see ``cluster_interval``)."""
+        image = np.array([s[3] for s in self.scores], int)
+        per_image = np.bincount(image[hits], minlength=self.images)
+        of = np.bincount(image[counted], minlength=self.images)
+        return cluster_interval(per_image, of)
 
     def _doubt_summary(self) -> dict:
         if not self.outline_doubts:
@@ -307,8 +316,56 @@ class Tally:
                 "outline_uncertain_poor_bodies": f"{int(poor.sum())}/{len(poor)}"}
 
 
+def cluster_interval(hits: np.ndarray, counted: np.ndarray, draws: int = 2000,
+                     seed: int = 0) -> list[float] | None:
+    """Percentile bootstrap 95 % interval of sum(hits) / sum(counted), resampling films.
+
+    ``hits`` and ``counted`` are per-film counts. A film's bodies are not independent draws
+    (fractures come in neighbouring runs, one hard film spoils several bodies), so the
+    binomial interval over bodies would be too narrow; films are the independent unit."""
+    hits, counted = np.asarray(hits, float), np.asarray(counted, float)
+    if counted.sum() <= 0:
+        return None
+    rng = np.random.default_rng(seed)  # fixed: the same data always give the same interval
+    picks = rng.integers(0, len(counted), (draws, len(counted)))
+    num, den = hits[picks].sum(axis=1), counted[picks].sum(axis=1)
+    rates = num[den > 0] / den[den > 0]
+    low, high = np.percentile(rates, [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def _image_rates(img: np.ndarray) -> dict:
+    """Per-image fracture sensitivity and specificity with their 95 % intervals. Images are
+    independent draws, so the binomial interval holds for them (bodies of one film are not)."""
+    label, called = img[:, 0] > 0, img[:, 2] > 0
+    hits, pos = int((called & label).sum()), int(label.sum())
+    rejections, neg = int((~called & ~label).sum()), int((~label).sum())
+    return {"fracture_image_sensitivity": _ratio(hits, pos),
+            "fracture_image_sensitivity_ci95": wilson_interval(hits, pos),
+            "fracture_image_specificity": _ratio(rejections, neg),
+            "fracture_image_specificity_ci95": wilson_interval(rejections, neg)}
+
+
 def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
+
+
+Z95 = 1.959964  # two-sided 95 % normal quantile
+
+
+def wilson_interval(hits: int, n: int, z: float = Z95) -> list[float] | None:
+    """Wilson score interval [low, high] for a proportion ``hits`` / ``n`` (None when n = 0).
+
+    A held-out set of 200 films cannot tell 0.92 from 0.93: the interval says how far a figure
+    may move on another draw of the same size. Wilson, not the normal approximation, because
+    the figures sit near 1, where the latter runs past it."""
+    if n <= 0:
+        return None
+    p, z2 = hits / n, z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return [round(float(centre - half), 4), round(float(min(1.0, centre + half)), 4)]
 
 
 def _mean(values: list) -> float | None:
