@@ -296,3 +296,61 @@ def test_numbering_names_a_wide_gap_in_the_study_notes() -> None:
     parse = number_levels(_at([0, 20, 40, 70, 90, 110]), sacrum)
     assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5")  # the numbering is left alone
     assert any(f.startswith("gap between L2 and L3") for f in parse.flags)
+
+
+def _placed(points: list[tuple[float, float]], side: int = 10) -> list[BodyCandidate]:
+    """Bodies of side x side pixels centred at these (x, y) points (area side², size = side)."""
+    out = []
+    for x, y in points:
+        mask = _box(slice(int(y) - side // 2, int(y) + side // 2),
+                    slice(int(x) - side // 2, int(x) + side // 2), size=256)
+        out.append(BodyCandidate(mask=mask, centre=np.array([x, y]), fracture_vote=0.0,
+                                 fracture_score=0.0, lumbar_vote=1.0, touches_edge=False))
+    return out
+
+
+def test_chord_offsets_hand_computed() -> None:
+    from vcfviewer.models.postprocess import chord_offsets
+
+    # The middle point (3, 4) against the chord from (0, 0) to (0, 8): 3 px to the side. The
+    # 3-4-5 triangle on a slanted chord from (0, 0) to (8, 6): |8·4 − 6·3| / 10 = 1.4.
+    assert chord_offsets(np.array([[0, 0], [3, 4], [0, 8.0]])).tolist() == [0.0, 3.0, 0.0]
+    assert np.isclose(chord_offsets(np.array([[0, 0], [3, 4], [8, 6.0]]))[1], 1.4)
+
+
+def test_a_blob_off_the_column_axis_is_not_numbered() -> None:
+    from vcfviewer.models.postprocess import OFF_AXIS_FACTOR, drop_off_axis
+
+    column = [(100, 20), (102, 40), (104, 60), (106, 80), (108, 100)]
+    # A rib crossing beside the column between the 2nd and 3rd bodies, ordered between them:
+    # off the chord from (102, 40) to (104, 60) by |2·10 − 20·30| / |(2, 20)| = 580 / 20.1
+    # = 28.9 px against 1.4 x 10 = 14.
+    rib = (132, 50)
+    bodies = _placed(column + [rib])
+    kept = drop_off_axis(bodies)
+    assert [tuple(b.centre) for b in kept] == column
+    # A listhesis-like step of 10 px (1.0 x the body size, under OFF_AXIS_FACTOR) stays.
+    stepped = [(100, 20), (102, 40), (112, 60), (106, 80), (108, 100)]
+    assert 10 / 10 < OFF_AXIS_FACTOR
+    assert len(drop_off_axis(_placed(stepped))) == 5
+    # The ends are not judged (their axis would be extrapolated): a top body 30 px aside stays.
+    assert len(drop_off_axis(_placed([(130, 20)] + column[1:]))) == 5
+
+
+def test_numbering_skips_a_blob_beside_the_column(monkeypatch) -> None:
+    from vcfviewer.models import postprocess
+
+    frac, level, centre = _maps(6, lumbar_from=1)
+    # A body-shaped blob beside the column, level with the disc between the 3rd and 4th bodies.
+    # 28 px from the column's axis: near enough not to count as isolated (2.5 x 13.9 px), too
+    # far off the chord (1.4 x 13.9 = 19.4 px) to be a vertebra.
+    frac[:, 47:57, 80:92] = 0
+    frac[2, 47:57, 80:92] = 1.0
+    level[:, 47:57, 80:92] = 0
+    level[2, 47:57, 80:92] = 1.0
+    centre[52, 86] = 1.0
+    parse = parse_film(frac, level, centre, (0, 0, 128, 128))
+    assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5")
+    assert all(b.centre[0] < 70 for b in parse.bodies)
+    monkeypatch.setattr(postprocess, "drop_off_axis", list)  # without the rule it is numbered
+    assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 7
