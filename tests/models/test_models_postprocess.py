@@ -34,6 +34,12 @@ def _maps(n_bodies: int, fractured: tuple[int, ...] = (), lumbar_from: int = 0, 
     return frac, level, centre
 
 
+def _paint(maps: np.ndarray, rows: slice, cols: slice, cls: int) -> None:
+    """Make class ``cls`` certain over a patch of (C, H, W) softmax maps."""
+    maps[:, rows, cols] = 0
+    maps[cls, rows, cols] = 1.0
+
+
 def test_numbering_from_sacrum_and_fracture_vote() -> None:
     frac, level, centre = _maps(6, fractured=(3,), lumbar_from=1)
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
@@ -107,10 +113,8 @@ def test_a_vertebra_plana_fused_with_its_neighbour_is_found_at_a_faint_peak() ->
     # component of 16 x 16 = 256 px, 1.33x a typical body (12 x 16 = 192), with the flat body's
     # centre peak at 0.09 (as measured on simulated films), 9 px above body 3's peak at row 57.
     frac, level, centre = _maps(6, gap=3)
-    frac[:, 36:47, 50:66] = 0
-    frac[0, 36:47, 50:66] = 1.0
-    frac[:, 47:51, 50:66] = 0
-    frac[2, 47:51, 50:66] = 1.0
+    _paint(frac, slice(36, 47), slice(50, 66), 0)
+    _paint(frac, slice(47, 51), slice(50, 66), 2)
     centre[42, 58] = 0.0
     centre[48, 58] = 0.09
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
@@ -344,10 +348,8 @@ def test_numbering_skips_a_blob_beside_the_column(monkeypatch) -> None:
     # A body-shaped blob beside the column, level with the disc between the 3rd and 4th bodies.
     # 28 px from the column's axis: near enough not to count as isolated (2.5 x 13.9 px), too
     # far off the chord (1.4 x 13.9 = 19.4 px) to be a vertebra.
-    frac[:, 47:57, 80:92] = 0
-    frac[2, 47:57, 80:92] = 1.0
-    level[:, 47:57, 80:92] = 0
-    level[2, 47:57, 80:92] = 1.0
+    _paint(frac, slice(47, 57), slice(80, 92), 2)
+    _paint(level, slice(47, 57), slice(80, 92), 2)
     centre[52, 86] = 1.0
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5")
