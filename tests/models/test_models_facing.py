@@ -61,3 +61,68 @@ def test_auto_records_the_side_the_model_chose() -> None:
     proposal = analyzer.analyze_sync(rad)
     assert proposal.facing in ("left", "right")
     assert not any("as the reader asked" in f for f in proposal.annotation.flags)
+
+
+def _box_body(level: str, left: float, top: float, width: float = 10.0, height: float = 8.0):
+    """A body read facing left: anterior landmarks on its left wall, posterior on its right."""
+    import numpy as np
+
+    from vcfviewer.core.annotation import VertebraFinding
+
+    x = [left, left + width / 2, left + width]
+    points = np.array([[x[0], top], [x[1], top], [x[2], top],
+                       [x[0], top + height], [x[1], top + height], [x[2], top + height]])
+    return VertebraFinding(level=level, landmarks=points)
+
+
+def _sacrum(rows: slice, cols: slice):
+    import numpy as np
+
+    from vcfviewer.core.annotation import BodyMask, VertebraFinding
+
+    full = np.zeros((100, 100), bool)
+    full[rows, cols] = True
+    return VertebraFinding(level="S1", landmarks=None, mask=BodyMask.from_full(full))
+
+
+def test_the_sacrum_offset_is_measured_along_the_lowest_bodys_depth() -> None:
+    from vcfviewer.models.facing import sacrum_offset
+
+    # L5 spans x 20-30 (width 10, centre x 25); posterior is +x for a left-facing read. A sacrum
+    # of columns 28-35 (centre x 31.5) lies 6.5 px = 0.65 widths behind it; L4 above is ignored.
+    bodies = [_box_body("L4", 18, 20), _box_body("L5", 20, 32)]
+    assert sacrum_offset(bodies + [_sacrum(slice(44, 54), slice(28, 36))]) == ("L5", 0.65)
+    # Columns 12-19 (centre x 15.5): 9.5 px = 0.95 widths in front of it.
+    assert sacrum_offset(bodies + [_sacrum(slice(44, 54), slice(12, 20))]) == ("L5", -0.95)
+    assert sacrum_offset(bodies) is None  # no sacrum found
+
+
+def test_a_sacrum_in_front_of_the_lowest_body_raises_a_facing_doubt() -> None:
+    from vcfviewer.models.facing import SACRUM_IN_FRONT_LIMIT, anatomy_flags
+
+    bodies = [_box_body("L4", 18, 20), _box_body("L5", 20, 32)]
+    behind = bodies + [_sacrum(slice(44, 54), slice(28, 36))]  # +0.65
+    in_front = bodies + [_sacrum(slice(44, 54), slice(12, 20))]  # -0.95
+    slightly = bodies + [_sacrum(slice(44, 54), slice(19, 27))]  # centre 22.5: -0.25
+    assert SACRUM_IN_FRONT_LIMIT < -0.25
+    assert anatomy_flags(behind, "left") == [] and anatomy_flags(slightly, "left") == []
+    assert anatomy_flags(in_front, "left") == [
+        "facing uncertain: read facing left, the sacrum lies in front of L5 (0.95 of its width), "
+        "not behind it; if the patient faces right, analyse the film the other way round"]
+
+
+REAL = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "data" / \
+    "real-lateral-unlabelled"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the real films (../shared) are not here")
+def test_the_real_film_read_the_wrong_way_round_is_doubted() -> None:
+    from vcfviewer.io.raster import load_raster_image
+
+    analyzer = Analyzer("vcf-lateral", device="cpu")
+    doubts = {name: [f for f in analyzer.analyze_sync(load_raster_image(REAL / name)).annotation.flags
+                     if f.startswith("facing uncertain: read facing")]
+              for name in ("web-lateral-1.png", "web-lateral-3.jpg")}
+    # web-lateral-1's patient faces right; the probe reads left with P 0.00, the anatomy objects.
+    assert len(doubts["web-lateral-1.png"]) == 1
+    assert doubts["web-lateral-3.jpg"] == []

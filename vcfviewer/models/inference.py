@@ -17,7 +17,7 @@ from vcfviewer.core.annotation import Proposal
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.models import assemble, field, hidden, postprocess, preprocess
-from vcfviewer.models.facing import FacingCall, decide_facing, facing_flags
+from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
 from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, landmark_spread
 from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import WeightsError, load_state, verified_weights
@@ -204,8 +204,9 @@ class Analyzer:
         annotation, study_p = assemble.build_annotation(
             image, reading.parse, reading.transform, crop_tfs, body_out, reading.film,
             self.threshold, self.card, software_version=__version__, field=exposed)
-        annotation = replace(annotation,
-                             flags=annotation.flags + tuple(facing_flags(reading.facing)))
+        notes = facing_flags(reading.facing) + anatomy_flags(annotation.findings,
+                                                             reading.facing.side)
+        annotation = replace(annotation, flags=annotation.flags + tuple(notes))
         timings.append(("measure", time.perf_counter() - t0))
         yield Progress("measure", 1.0, "Done")
         return Proposal(annotation=annotation, device=self.device_name,
