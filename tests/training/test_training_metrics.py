@@ -209,3 +209,29 @@ def test_cluster_interval_resamples_whole_films() -> None:
     films = cluster_interval([5] + [1] * 10, [10] + [1] * 10)
     bodies = cluster_interval([1] * 15 + [0] * 5, [1] * 20)
     assert films[1] - films[0] > bodies[1] - bodies[0]
+
+
+def test_a_wrong_column_is_put_in_one_kind() -> None:
+    from vcfviewer.training.metrics import failure_kind
+
+    assert failure_kind(["T10 named T9", "L6 named L5"], has_l6=True) == "l6_film"
+    assert failure_kind(["missed T11"], has_l6=False) == "missed_body"
+    assert failure_kind(["extra T11 (no body there)"], has_l6=False) == "extra_body"
+    assert failure_kind(["missed L2", "extra L2 (no body there)"], False) == "missed_and_extra"
+    assert failure_kind(["L1 named T12", "L2 named L1"], has_l6=False) == "misnamed"
+    assert failure_kind(["no body in truth"], has_l6=False) == "misnamed"
+
+
+def test_the_summary_counts_wrong_columns_by_kind() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study()
+    tally = Tally()
+    tally.add(truth, truth, 1.0, 0.5)  # right: not counted
+    tally.add(truth, replace(truth, findings=truth.findings[1:]), 1.0, 0.5)  # a body missed
+    assert tally.summary(0.5)["wrong_columns_by_kind"] == {"missed_body": 1}
+    assert "wrong_columns_by_kind" not in Tally().summary(0.5)

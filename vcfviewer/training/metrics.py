@@ -190,6 +190,7 @@ class Tally:
     # landmark within 10 % of its height of the truth; extra bodies count as not good.
     outline_doubts: list = field(default_factory=list)
     column_failures: list = field(default_factory=list)  # (image name, [problem, ...])
+    failure_kinds: dict = field(default_factory=dict)  # failure_kind → wrong columns
 
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
             threshold: float, name: str = "", facing: str | None = None,
@@ -207,11 +208,15 @@ class Tally:
             column_ok &= self._add_pair(pair, spacing, threshold, doubted)
         right = column_ok and bool(pairs)
         self.columns_right += int(right)
-        if not any(f.level == "L6" for f in truth.findings):
+        has_l6 = any(f.level == "L6" for f in truth.findings)
+        if not has_l6:
             self.images_no_l6 += 1
             self.columns_right_no_l6 += int(right)
         if not right:
-            self.column_failures.append((name, _problems(pairs, extra) or ["no body in truth"]))
+            problems = _problems(pairs, extra) or ["no body in truth"]
+            self.column_failures.append((name, problems))
+            kind = failure_kind(problems, has_l6)
+            self.failure_kinds[kind] = self.failure_kinds.get(kind, 0) + 1
         self._add_facing(truth, pred, facing)
         label = any(f.is_fractured for f in truth.vertebrae)
         probs = [f.fracture_probability or 0.0 for f in pred.vertebrae]
@@ -298,6 +303,8 @@ class Tally:
             **_image_rates(img),
             **facing,
             **self._doubt_summary(),
+            **({"wrong_columns_by_kind": dict(sorted(self.failure_kinds.items()))}
+               if self.failure_kinds else {}),
         }
 
     def _body_interval(self, hits: np.ndarray, counted: np.ndarray) -> list[float] | None:
@@ -314,6 +321,18 @@ class Tally:
         good, poor = d[d[:, 1], 0], d[~d[:, 1], 0]
         return {"outline_uncertain_good_bodies": f"{int(good.sum())}/{len(good)}",
                 "outline_uncertain_poor_bodies": f"{int(poor.sum())}/{len(poor)}"}
+
+
+def failure_kind(problems: list[str], has_l6: bool) -> str:
+    """One word for why a column is wrong, from ``column_problems``' phrases: an L6 film (wrong
+    by design, CLINICAL §6), a body missed, one proposed where the truth has none, both, or
+    only names moved."""
+    if has_l6:
+        return "l6_film"
+    missed = any(p.startswith("missed ") for p in problems)
+    extra = any(p.startswith("extra ") for p in problems)
+    return {(True, True): "missed_and_extra", (True, False): "missed_body",
+            (False, True): "extra_body"}.get((missed, extra), "misnamed")
 
 
 def cluster_interval(hits: np.ndarray, counted: np.ndarray, draws: int = 2000,
