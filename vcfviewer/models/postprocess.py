@@ -40,8 +40,9 @@ SAME_BODY_SPACING = 0.45  # x typical spacing along the column: closer = two pie
 COLUMN_REACH = 1.5  # x typical spacing: a body found at another exposure this near joins the column
 MIN_SOLIDITY = 0.85  # simulated bodies that joined measured 0.95-0.97; a ragged lung-field blob 0.75
 # x typical body size (root of the median area): an interior body this far off the chord through
-# its neighbours is not in the column. On 710 validation films the genuine interior bodies lay at
-# most 0.88 body widths off it (99.9 % within 0.3); a rib crossing read as a body lay 1.55-2.0.
+# its neighbours is not in the column. On 710 films (validation, severe, flat-back and calibration
+# sets; not the held-out 900000+) the genuine interior bodies lay at most 0.88 body widths off it
+# (99.9 % within 0.3); a rib crossing read as a body lay 1.55-2.0.
 OFF_AXIS_FACTOR = 1.4
 # A gap between consecutive bodies this many times the spacing around it is named in a note: a
 # flattened (grade 3) body the film network did not see leaves one. On the 200 validation films
