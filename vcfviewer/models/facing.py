@@ -92,15 +92,13 @@ def sacrum_offset(findings: Sequence[VertebraFinding]) -> tuple[str, float] | No
     sacrum = next((f for f in findings if f.is_sacrum and f.mask is not None), None)
     if not bodies or sacrum is None or sacrum.mask.area == 0:
         return None
-    lowest = max(bodies, key=lambda f: float(f.landmarks[:, 1].mean()))
+    lowest = max(bodies, key=lambda f: float(f.centre()[1]))
     points = lowest.landmarks
     backward = points[[2, 5]].mean(axis=0) - points[[0, 3]].mean(axis=0)
     width = float(np.hypot(*backward))
     if width <= 0:
         return None
-    rows, cols = np.nonzero(sacrum.mask.array)
-    centre = np.array([cols.mean() + sacrum.mask.left, rows.mean() + sacrum.mask.top])
-    return lowest.level, float(np.dot(centre - points.mean(axis=0), backward) / width ** 2)
+    return lowest.level, float(np.dot(sacrum.centre() - lowest.centre(), backward) / width ** 2)
 
 
 def anatomy_flags(findings: Sequence[VertebraFinding], side: str) -> list[str]:

@@ -394,9 +394,9 @@ def drop_off_axis(bodies: list[BodyCandidate],
 
     The column's two ends are left alone: their axis would have to be extrapolated, and genuine
     end bodies of a curved column stray about as far (up to 0.86 widths) as the strays there."""
-    ordered = sorted(bodies, key=lambda b: b.centre[1])
+    ordered = sorted(bodies, key=lambda b: b.centre[1])  # cranial → caudal, as numbered
     if len(ordered) < 3:
-        return list(bodies)
+        return ordered
     size = float(np.sqrt(np.median([b.area for b in ordered])))
     while len(ordered) >= 3:
         offsets = chord_offsets(np.array([b.centre for b in ordered]))
@@ -404,8 +404,7 @@ def drop_off_axis(bodies: list[BodyCandidate],
         if offsets[worst] <= factor * size:
             break
         del ordered[worst]
-    kept = {id(b) for b in ordered}
-    return [b for b in bodies if id(b) in kept]
+    return ordered
 
 
 def chord_offsets(centres: np.ndarray) -> np.ndarray:
