@@ -158,11 +158,15 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
              "T11 cut at the image edge: not measured",
              "gap between L2 and L3 is 1.5x the spacing around it: check",
              "facing uncertain (P(faces right) 0.23): analysed facing left; if the patient "
-             "faces right, analyse the film the other way round")
+             "faces right, analyse the film the other way round",
+             "L6 named: the body numbered T12 from the sacrum shows no rib and the one above it "
+             "does (rib network 0.02 and 0.97), so …; check the ribs (renumbering the column up "
+             "undoes it)")
     assert model_notes(notes).split("\n") == [
         notes[0] + " [Ctrl+6 names an L6]",
         notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
         notes[2],
         notes[3] + " [B adds a missed body]",
-        notes[4] + " [Shift+A analyses it the other way round]"]
+        notes[4] + " [Shift+A analyses it the other way round]",
+        notes[5] + " [Ctrl+Up undoes it]"]
     assert model_notes(()) == "none"

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="default vcf-lateral, or vcf-ct with --modality ct")
     p.add_argument("--modality", choices=("radiograph", "ct"), default="radiograph",
                    help="simulated lateral radiographs, or simulated sagittal CT planes (HU)")
-    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--version", default=None,
+                   help="version written to the card (default 1.0.0; with --ribs: kept)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--films", type=int, default=800, help="simulated training films")
     p.add_argument("--val-films", type=int, default=24)
@@ -50,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-data", type=Path, action="append", default=[], metavar="FOLDER",
                    help="with --calibrate: calibrate on this folder written by 'vcfviewer synth' "
                    "(validation seeds only; repeatable) instead of simulating --val-films")
+    p.add_argument("--ribs", metavar="MODEL",
+                   help="train nothing else: fit the rib network (T12 or L1? model card) on "
+                   "--rib-films full-resolution simulated films and add it to MODEL's weights")
+    p.add_argument("--rib-films", type=int, default=1800, help="with --ribs: simulated films")
+    p.add_argument("--rib-steps", type=int, default=4000, help="with --ribs: training steps")
     case_mix.add_arguments(p, "training films only: ")
     p.add_argument("--edge-band-rate", type=float, default=0.0, metavar="P",
                    help="share of body crops given a flat field-edge band over one wall, the "
@@ -64,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     from vcfviewer.training.trainer import TrainConfig, TrainingError
 
     default_id = "vcf-ct" if args.modality == "ct" else "vcf-lateral"
-    cfg = TrainConfig(model_id=args.model_id or default_id, version=args.version,
+    cfg = TrainConfig(model_id=args.model_id or default_id, version=args.version or "1.0.0",
                       modality=args.modality,
                       out_dir=args.out or paths.models_dir(), work_dir=args.work, seed=args.seed,
                       train_films=args.films, val_films=args.val_films,
@@ -86,9 +92,34 @@ def _run(args: argparse.Namespace) -> int:
                 raise TrainingError(str(exc)) from None
             print(f"{args.calibrate}: balanced {thresholds['balanced']}, "
                   f"high_ppv {thresholds['high_ppv']}")
+        elif args.ribs:
+            _fit_ribs(args)
         else:
             run_training(cfg)
     except TrainingError as exc:
         print(f"vcfviewer train: {exc}")
         return 2
     return 0
+
+
+def _fit_ribs(args: argparse.Namespace) -> None:
+    from vcfviewer.models.weights import WeightsError
+    from vcfviewer.training.corpus import stderr_say
+    from vcfviewer.training.ribs import add_rib_net
+    from vcfviewer.training.trainer import TrainingError
+
+    if args.rib_films < HOLD_OUT_FILMS or args.rib_steps < 1:
+        raise TrainingError(f"--ribs needs --rib-films >= {HOLD_OUT_FILMS} (every tenth film is "
+                            "held out to score the fit) and --rib-steps >= 1")
+    try:
+        record = add_rib_net(args.ribs, films=args.rib_films, steps=args.rib_steps,
+                             seed=args.seed, workers=args.workers, threads=args.threads,
+                             version=args.version, say=None if args.quiet else stderr_say)
+    except (WeightsError, ValueError) as exc:
+        raise TrainingError(str(exc)) from None
+    levels = ", ".join(f"{lv} {v['accuracy']:.3f}" for lv, v in record["held_out"]["per_level"].items())
+    print(f"{args.ribs}: rib network added; held-out accuracy {record['held_out']['accuracy']} "
+          f"({levels})")
+
+
+HOLD_OUT_FILMS = 10

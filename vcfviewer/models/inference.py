@@ -13,12 +13,13 @@ import numpy as np
 import torch
 
 from vcfviewer import __version__
-from vcfviewer.core.annotation import Proposal
+from vcfviewer.core.annotation import Proposal, StudyAnnotation
 from vcfviewer.core.image import Radiograph, Volume
+from vcfviewer.core.levels import SACRUM
 from vcfviewer.core.progress import Job, Progress, run_to_completion
-from vcfviewer.models import assemble, field, hidden, postprocess, preprocess
+from vcfviewer.models import assemble, field, hidden, postprocess, preprocess, ribs
 from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
-from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, landmark_spread
+from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, RibNet, landmark_spread
 from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import WeightsError, load_state, verified_weights
 
@@ -58,11 +59,22 @@ def build_networks(card_input: dict) -> tuple[FilmNet, BodyNet]:
     return film, body
 
 
+def build_rib_net(card_input: dict) -> RibNet | None:
+    """The rib network a card describes (``models.ribs``), or None for a model without one."""
+    if "rib_size" not in card_input:
+        return None
+    return RibNet(NetSpec(int(card_input["rib_size"]), tuple(card_input["rib_widths"]),
+                          stem_stride=int(card_input.get("rib_stem_stride", 1))))
+
+
 def split_state(state: dict) -> tuple[dict, dict]:
     """One safetensors file holds both networks under "film." and "body." prefixes."""
-    film = {k[5:]: v for k, v in state.items() if k.startswith("film.")}
-    body = {k[5:]: v for k, v in state.items() if k.startswith("body.")}
-    return film, body
+    return prefixed(state, "film."), prefixed(state, "body.")
+
+
+def prefixed(state: dict, prefix: str) -> dict:
+    """The tensors of one network in a shared weights file, prefix removed."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 @dataclass
@@ -103,18 +115,23 @@ class Analyzer:
         self.device = choose_device(device)
         self.device_name = describe_device(self.device)
         self.film_net, self.body_net = build_networks(card.input)
-        film_state, body_state = split_state(load_state(path))
+        self.rib_net = build_rib_net(card.input)
+        state = load_state(path)
         try:
-            self.film_net.load_state_dict(film_state)
-            self.body_net.load_state_dict(body_state)
+            self.film_net.load_state_dict(prefixed(state, "film."))
+            self.body_net.load_state_dict(prefixed(state, "body."))
+            if self.rib_net is not None:
+                self.rib_net.load_state_dict(prefixed(state, "rib."))
         except RuntimeError as exc:
             raise WeightsError(f"{path}: weights do not fit the card's network ({exc})") from None
-        for net in (self.film_net, self.body_net):
-            net.to(self.device).eval()
+        for net in (self.film_net, self.body_net, self.rib_net):
+            if net is not None:
+                net.to(self.device).eval()
 
     @classmethod
     def from_networks(cls, card: ModelCard, film: FilmNet, body: BodyNet,
-                      device: str = "cpu", threshold_preset: str = "balanced") -> "Analyzer":
+                      device: str = "cpu", threshold_preset: str = "balanced",
+                      rib: RibNet | None = None) -> "Analyzer":
         """An analyser around networks in memory (training-time validation, tests)."""
         self = cls.__new__(cls)
         self.card, self.model_id, self.model_version = card, card.id, card.version
@@ -123,6 +140,7 @@ class Analyzer:
         self.device = torch.device(device)
         self.device_name = describe_device(self.device)
         self.film_net, self.body_net = film.to(self.device).eval(), body.to(self.device).eval()
+        self.rib_net = rib.to(self.device).eval() if rib is not None else None
         return self
 
     def _autocast(self):
@@ -204,6 +222,11 @@ class Analyzer:
         annotation, study_p = assemble.build_annotation(
             image, reading.parse, reading.transform, crop_tfs, body_out, reading.film,
             self.threshold, self.card, software_version=__version__, field=exposed)
+        timings.append(("measure", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        annotation = self.check_ribs(reading.unit, annotation)
+        timings.append(("network", time.perf_counter() - t0))
+        t0 = time.perf_counter()
         notes = facing_flags(reading.facing) + anatomy_flags(annotation.findings,
                                                              reading.facing.side)
         annotation = replace(annotation, flags=annotation.flags + tuple(notes))
@@ -212,6 +235,26 @@ class Analyzer:
         return Proposal(annotation=annotation, device=self.device_name,
                         timings_s=tuple(_merge(timings)), study_fracture_probability=study_p,
                         facing=reading.facing.side)
+
+    def check_ribs(self, unit: np.ndarray, annotation: StudyAnnotation) -> StudyAnnotation:
+        """Rename the column with an L6 when the rib network sees the pattern (``models.ribs``);
+        only where the sacrum anchors the numbering and the model has a rib network."""
+        if self.rib_net is None or annotation.by_level(SACRUM) is None:
+            return annotation
+        measured = [f for f in annotation.vertebrae if f.landmarks is not None]
+        if not measured:
+            return annotation
+        size = int(self.card.input["rib_size"])
+        probs = self.run_ribs(ribs.rib_crops(unit, [f.landmarks for f in measured], size))
+        reading = ribs.read_ribs([f.level for f in measured], probs)
+        return ribs.rename_l6(annotation, reading) if reading.l6 else annotation
+
+    @torch.inference_mode()
+    def run_ribs(self, crops: np.ndarray) -> np.ndarray:
+        """Rib network on a stack of crops (n, S, S): P(the body carries a rib) each."""
+        x = torch.from_numpy(np.ascontiguousarray(crops, np.float32))[:, None].to(self.device)
+        with self._autocast():
+            return torch.sigmoid(self.rib_net(x).float()).cpu().numpy()
 
     def read_film(self, unit: np.ndarray, timings: list[tuple[str, float]],
                   facing: str = "auto") -> "FilmReading":

@@ -171,6 +171,24 @@ class BodyNet(nn.Module):
                 "landmarks": soft_argmax(heat), "fracture": self.fracture_head(pooled)[:, 0]}
 
 
+class RibNet(nn.Module):
+    """Per-body classifier: does this body carry a rib (thoracic)? See ``models.ribs``.
+
+    An encoder without a decoder; its logit reads a 3x3 pooled bottleneck, because where the
+    bright tube starts (at the body's upper posterior corner) matters as much as that there is
+    one: a rib of the body above crosses every crop of the thoracolumbar junction."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.encoder = Encoder(spec)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(spec.widths[-1] * 9, 64),
+                                  nn.ReLU(inplace=True), nn.Linear(64, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(F.adaptive_avg_pool2d(self.encoder(x)[-1], 3))[:, 0]
+
+
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     """Sub-pixel expected [x, y] (pixel units) of each channel's spatial softmax: (B, C, 2)."""
     b, c, h, w = logits.shape

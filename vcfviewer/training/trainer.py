@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcfviewer.models.inference import Analyzer, build_networks, split_state
+from vcfviewer.models.inference import (Analyzer, build_networks, build_rib_net, prefixed,
+                                        split_state)
 from vcfviewer.io.atomic import atomic_path
 from vcfviewer.models.registry import ModelCard, write_card
 from vcfviewer.models.weights import load_state, sha256_file, verified_weights
@@ -27,6 +28,7 @@ from vcfviewer.training.data import LabelledFilm, body_example, film_example
 from vcfviewer.training.evaluate import predict, scored_spacing
 from vcfviewer.training.losses import body_loss, film_loss
 from vcfviewer.training.metrics import Tally, auroc, high_ppv_threshold, youden_threshold
+from vcfviewer.training.ribs import RIB_DESIGN
 
 
 class TrainingError(RuntimeError):
@@ -116,6 +118,10 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.film_net, self.body_net = build_networks(config.card_input())
+        # A rib network of the --init model (models.ribs) reads its own crops, untouched by this
+        # run's training: it is carried into the exported weights as it was.
+        self.rib_state: dict = {}
+        self.rib_input: dict = {}
         if config.modality not in ("radiograph", "ct"):
             raise TrainingError(f"--modality {config.modality!r}: expected radiograph or ct")
         if config.init:
@@ -134,9 +140,12 @@ class Trainer:
         if card.input.get("film_size") != self.cfg.film_size or card.input.get(
                 "body_size") != self.cfg.body_size:
             raise TrainingError(f"--init {model_id}: its input sizes differ from this run's")
-        film, body = split_state(load_state(path))
+        state = load_state(path)
+        film, body = split_state(state)
         self.film_net.load_state_dict(film)
         self.body_net.load_state_dict(body)
+        self.rib_state = {k: v for k, v in state.items() if k.startswith("rib.")}
+        self.rib_input = {k: v for k, v in card.input.items() if k.startswith("rib_")}
 
     # -- checkpoints -------------------------------------------------------------------------
     @property
@@ -301,18 +310,30 @@ class Trainer:
     def provisional_card(self, thresholds: dict | None = None) -> ModelCard:
         return ModelCard(id=self.cfg.model_id, version=self.cfg.version, task=self.cfg.task,
                          weights_file=f"{self.cfg.model_id}.safetensors", sha256="0" * 64,
-                         input=self.cfg.card_input(), classes=CLASSES,
+                         input={**self.cfg.card_input(), **self.rib_input}, classes=CLASSES,
                          thresholds=thresholds or {"balanced": 0.5, "high_ppv": 0.8})
 
     def predictions(self, val: list) -> list[tuple]:
         """(truth annotation, predicted annotation, spacing) for each validation image."""
         analyzer = Analyzer.from_networks(self.provisional_card(), self.film_net, self.body_net,
-                                          device=str(self.device))
+                                          device=str(self.device), rib=self._rib_net())
         out = []
         for image, truth in val:  # a film, or a whole CT volume when calibrating on a folder
             proposal = predict(analyzer, image)
             out.append((truth, proposal.annotation, scored_spacing(proposal)))
         return out
+
+    def _design(self) -> dict:
+        if self.cfg.modality == "ct":
+            return {**DESIGN, **CT_DESIGN}
+        return {**DESIGN, **({"rib_network": RIB_DESIGN} if self.rib_input else {})}
+
+    def _rib_net(self):
+        """The --init model's rib network, so validation reads columns as inference will."""
+        net = build_rib_net(self.rib_input) if self.rib_input else None
+        if net is not None:
+            net.load_state_dict(prefixed(self.rib_state, "rib."))
+        return net
 
     def validate(self, val: list, threshold: float = 0.5) -> dict:
         """End-to-end metrics on the validation films at ``threshold``."""
@@ -349,12 +370,13 @@ class Trainer:
         state = {f"film.{k}": v.detach().cpu().contiguous() for k, v in self.film_net.state_dict().items()}
         state.update({f"body.{k}": v.detach().cpu().contiguous()
                       for k, v in self.body_net.state_dict().items()})
+        state.update(self.rib_state)
         with atomic_path(weights) as tmp:
             save_file(state, str(tmp), metadata={"model_id": self.cfg.model_id,
                                                  "version": self.cfg.version})
         card = replace(self.provisional_card({k: thresholds[k] for k in ("balanced", "high_ppv")}),
                        sha256=sha256_file(weights), metrics=metrics, training=recipe,
-                       design=DESIGN if self.cfg.modality != "ct" else {**DESIGN, **CT_DESIGN},
+                       design=self._design(),
                        description=DESCRIPTION if self.cfg.modality != "ct" else CT_DESCRIPTION)
         return write_card(card.to_json(), self.cfg.out_dir / f"{self.cfg.model_id}.json")
 
@@ -415,7 +437,9 @@ DESIGN = {
                   "the body's height) has a diffuse heatmap (spread >= 10 crop cells), is cut: "
                   "named in a note, not measured",
     "levels": "numbered from the sacrum upward (body above S1 = L5); the level-region task counts "
-              "lumbar bodies and a count other than the numbering's is flagged, not forced",
+              "lumbar bodies and a count other than the numbering's is flagged, not forced; with "
+              "a rib network, a body numbered T12 that shows no rib beyond doubt makes the column "
+              "an L6 one (renamed, with a note)",
     "fracture_probability": "fusion_weight x body-network probability + (1 - fusion_weight) x "
                             "mean film-network 'fractured' probability over the body",
     "grade": "probability >= threshold decides whether a body is fractured; landmark morphometry "

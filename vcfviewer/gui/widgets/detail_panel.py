@@ -74,6 +74,7 @@ _UNMEASURABLE = re.compile(r"^(\S+) not measurable: ")
 # menu's own table so the hint cannot drift from the shortcut.
 _KEYS = {spec.key: spec.shortcuts[0] for spec in REVIEW_ACTIONS if spec.shortcuts}
 _NOTE_HINTS = (("lumbar count 6", f"{_KEYS['name_l6']} names an L6"),
+               ("L6 named", f"{_KEYS['renumber_up']} undoes it"),
                ("lumbar count", f"{_KEYS['renumber_up']} / {_KEYS['renumber_down']} renumber "
                                 "the column"),
                ("gap between", f"{_KEYS['add_body']} adds a missed body"),

@@ -1,0 +1,95 @@
+"""`vcfviewer train --ribs MODEL`: the rib network learns its cue and joins a model's weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vcfviewer.training import ribs as training_ribs
+from vcfviewer.training.ribs import RibExamples, fit_rib_net, rib_seeds
+
+from test_training_calibrate import _tiny_model
+
+
+def _toy_examples(n_films: int = 40, per_film: int = 6) -> RibExamples:
+    """Crops where a "rib" is a bright bar in the upper right, present on half the bodies."""
+    rng = np.random.default_rng(0)
+    n = n_films * per_film
+    crops = rng.normal(0.0, 1.0, (n, 96, 96)).astype(np.float32)
+    thoracic = np.arange(n) % 2 == 0
+    crops[thoracic, 20:28, 55:90] += 3.0
+    levels = np.where(thoracic, "T12", "L1").astype(object)
+    seeds = np.repeat(np.arange(n_films), per_film)
+    return RibExamples(crops.astype(np.float16), thoracic, levels, seeds)
+
+
+def test_the_rib_network_learns_a_visible_rib_and_scores_held_out_films() -> None:
+    net, held_out = fit_rib_net(_toy_examples(), steps=80, batch=16, seed=0)
+    # Films 0, 10, 20, 30 are held out: 4 films x 6 bodies.
+    assert held_out["crops"] == 24
+    assert held_out["accuracy"] >= 0.9
+    assert set(held_out["per_level"]) == {"L1", "T12"}
+
+
+def test_rib_seeds_stay_clear_of_the_test_and_validation_films() -> None:
+    for seed in range(5):
+        seeds = rib_seeds(seed, 2000)
+        assert 600_000 <= seeds[0] and seeds[-1] < 700_000
+
+
+def test_ribs_join_a_model_and_fine_tuning_keeps_them(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetensors.numpy import load_file
+
+    from vcfviewer.__main__ import main
+    from vcfviewer.models.inference import Analyzer
+
+    card_path = _tiny_model(tmp_path)
+    weights = tmp_path / "tiny.safetensors"
+    before = load_file(str(weights))
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
+    assert main(["train", "--ribs", "tiny", "--rib-films", "10", "--rib-steps", "2",
+                 "--workers", "1", "--threads", "1", "--version", "0.2.0", "--quiet"]) == 0
+    after = load_file(str(weights))
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert any(k.startswith("rib.") for k in after)
+    card = json.loads(card_path.read_text())
+    assert card["version"] == "0.2.0" and card["input"]["rib_size"] == 96
+    record = card["training"]["rib_network"]
+    assert record["films"] == 10 and record["steps"] == 2 and record["held_out"]["crops"] > 0
+    assert Analyzer("tiny", device="cpu").rib_net is not None
+    # A fine-tuning run from it (--init) carries the rib network into its own weights.
+    from vcfviewer.training.trainer import TrainConfig, Trainer
+
+    cfg = TrainConfig(out_dir=tmp_path / "tuned", work_dir=tmp_path / "work", film_size=64,
+                      body_size=32, film_widths=(4, 8, 16), body_widths=(4, 8, 16), quiet=True,
+                      model_id="tiny", threads=1, init="tiny")
+    tuned = json.loads(Trainer(cfg).export({"balanced": 0.5, "high_ppv": 0.8}, {}, {}).read_text())
+    assert tuned["input"]["rib_widths"] == card["input"]["rib_widths"]
+    tuned_weights = load_file(str(tmp_path / "tuned" / "tiny.safetensors"))
+    assert all(np.array_equal(tuned_weights[k], after[k]) for k in after if k.startswith("rib."))
+
+
+def test_too_few_films_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture) -> None:
+    from vcfviewer.__main__ import main
+
+    _tiny_model(tmp_path)
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
+    assert main(["train", "--ribs", "tiny", "--rib-films", "3", "--quiet"]) == 2
+    assert "--rib-films >= 10" in capsys.readouterr().out
+
+
+def test_a_ct_model_gets_no_rib_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcfviewer.training.trainer import TrainConfig, Trainer
+
+    cfg = TrainConfig(out_dir=tmp_path, work_dir=tmp_path / "work", film_size=64, body_size=32,
+                      film_widths=(4, 8, 16), body_widths=(4, 8, 16), quiet=True,
+                      model_id="tinyct", threads=1, modality="ct")
+    Trainer(cfg).export({"balanced": 0.5, "high_ppv": 0.8}, {}, {})
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
+    with pytest.raises(ValueError, match="not CT planes"):
+        training_ribs.add_rib_net("tinyct", films=10, steps=1, workers=1, threads=1)
