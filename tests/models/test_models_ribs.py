@@ -83,6 +83,8 @@ def test_a_ribless_t12_at_the_top_of_the_film_reads_as_an_l6_too() -> None:
     # Ordinary T12s at the film's top edge stayed above logit -1 on the validation films.
     reading = ribs.read_ribs(COLUMN[1:], _probs(0.97, RIBLESS)[1:])
     assert reading.l6 and "the one above it" not in reading.note()
+    tiny = ribs.read_ribs(COLUMN[1:], _probs(0.97, 2e-6)[1:])
+    assert "(rib network P < 0.0001)" in tiny.note()
 
 
 @pytest.mark.parametrize("probs", [

@@ -93,8 +93,9 @@ class RibReading:
     def note(self) -> str:
         p = self.probabilities
         above = f", the one above it {p['T11']:.2f}" if "T11" in p else ""
+        shown = "< 0.0001" if p["T12"] < 1e-4 else f"{p['T12']:.4f}"
         return (f"L6 named: the body numbered T12 from the sacrum shows no rib (rib network "
-                f"P {p['T12']:.4f}{above}), so six lumbar-type bodies lie above the sacrum. If "
+                f"P {shown}{above}), so six lumbar-type bodies lie above the sacrum. If "
                 "one of them is not a vertebra (the sacrum taken for L5, a body counted twice), "
                 "delete it and renumber; renumbering the column up undoes the L6")
 

@@ -82,20 +82,24 @@ def simulate_films(seeds: Sequence[int], spacing_range: tuple[float, float], wor
     transitional anatomy or severe fractures than the simulator's natural rates."""
     mix = tuple(sorted((case_mix or {}).items()))
     jobs = [(int(s), tuple(spacing_range), keep_images, modality, mix) for s in seeds]
+    return run_in_workers(_simulate_one, jobs, workers, say)
+
+
+def run_in_workers(fn: Callable, jobs: Sequence, workers: int = 2,
+                   say: Callable[[str], None] | None = None,
+                   what: str = "simulating films") -> list:
+    """``fn`` over ``jobs`` in ``workers`` spawned processes (results in order), with a
+    progress line through ``say``; in this process when ``workers`` <= 1."""
     out = []
     start = time.monotonic()
-    if workers <= 1:
-        iterator = map(_simulate_one, jobs)
-        pool = None
-    else:
-        pool = mp.get_context("spawn").Pool(workers)
-        iterator = pool.imap(_simulate_one, jobs, chunksize=4)
+    pool = mp.get_context("spawn").Pool(workers) if workers > 1 else None
     try:
+        iterator = pool.imap(fn, jobs, chunksize=4) if pool else map(fn, jobs)
         for i, item in enumerate(iterator, 1):
             out.append(item)
             if say and (i % 20 == 0 or i == len(jobs)):
                 rate = i / max(time.monotonic() - start, 1e-6)
-                say(f"\rsimulating films {i}/{len(jobs)} ({rate:.1f}/s)")
+                say(f"\r{what} {i}/{len(jobs)} ({rate:.1f}/s)")
     finally:
         if pool is not None:
             pool.close()

@@ -9,16 +9,15 @@ because at inference they come from the body network, not from the truth.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from vcfviewer.models.network import NetSpec
-
-RIB_SPEC = NetSpec(96, (16, 24, 32, 64, 96), stem_stride=2)
+# The network's shape as the model card states it (``models.inference.build_rib_net`` reads it);
+# kept as plain data so the simulator workers that import this module need no torch.
+RIB_INPUT = {"rib_size": 96, "rib_widths": [16, 24, 32, 64, 96], "rib_stem_stride": 2}
 RIB_SEED_BASE = 600_000  # films 600000-699999 (the film and body networks use 100000-599999)
 COPIES = 3  # crops per body: as drawn, and twice with jittered landmarks
 JITTER = 0.03  # landmark noise, share of the body's depth
@@ -67,7 +66,7 @@ def film_examples(job: tuple[int, float, tuple]) -> RibExamples:
             sets.append(np.asarray(f.landmarks, float) + noise)
             levels.append(f.level)
     lv = np.array(levels, dtype=object)
-    return RibExamples(rib_crops(unit, sets, RIB_SPEC.input_size).astype(np.float16),
+    return RibExamples(rib_crops(unit, sets, RIB_INPUT["rib_size"]).astype(np.float16),
                        np.array([x.startswith("T") for x in levels], bool), lv,
                        np.full(len(levels), seed))
 
@@ -75,22 +74,11 @@ def film_examples(job: tuple[int, float, tuple]) -> RibExamples:
 def collect(seeds: list[int], workers: int = 2, transitional_rate: float = 0.15,
             case_mix: dict | None = None, say: Callable[[str], None] | None = None) -> RibExamples:
     """Simulate ``seeds`` in ``workers`` processes and keep only their body crops."""
+    from vcfviewer.training.corpus import run_in_workers
+
     jobs = [(s, transitional_rate, tuple(sorted((case_mix or {}).items()))) for s in seeds]
-    pool = mp.get_context("spawn").Pool(workers) if workers > 1 else None
-    parts, start = [], time.monotonic()
-    try:
-        iterator = pool.imap(film_examples, jobs, chunksize=4) if pool else map(film_examples, jobs)
-        for i, part in enumerate(iterator, 1):
-            parts.append(part)
-            if say and (i % 20 == 0 or i == len(jobs)):
-                say(f"\rsimulating films for the rib network {i}/{len(jobs)} "
-                    f"({i / max(time.monotonic() - start, 1e-6):.1f}/s)")
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
-    if say:
-        say("\n")
+    parts = run_in_workers(film_examples, jobs, workers, say,
+                           "simulating films for the rib network")
     return RibExamples(*(np.concatenate([getattr(p, k) for p in parts])
                          for k in ("crops", "thoracic", "levels", "seeds")))
 
@@ -116,7 +104,7 @@ def fit_rib_net(examples: RibExamples, steps: int = 4000, batch: int = 64, lr: f
     import torch
     from torch.nn import functional as F
 
-    from vcfviewer.models.network import RibNet
+    from vcfviewer.models.inference import build_rib_net
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -125,7 +113,7 @@ def fit_rib_net(examples: RibExamples, steps: int = 4000, batch: int = 64, lr: f
     if len(train) == 0:
         raise ValueError("no training crops: simulate more films")
     weight = np.where(np.isin(examples.levels[train], JUNCTION), JUNCTION_WEIGHT, 1.0)
-    net = RibNet(RIB_SPEC)
+    net = build_rib_net(RIB_INPUT)
     opt = torch.optim.AdamW(net.parameters(), lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     net.train()
@@ -200,8 +188,7 @@ def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int =
               "held_out": held_out, "simulation_minutes": round(sim_minutes, 1),
               "total_minutes": round((time.monotonic() - start) / 60, 1)}
     data = load_card(model_id).to_json()
-    data["input"] = {**data["input"], "rib_size": RIB_SPEC.input_size,
-                     "rib_widths": list(RIB_SPEC.widths), "rib_stem_stride": RIB_SPEC.stem_stride}
+    data["input"] = {**data["input"], **RIB_INPUT}
     data["sha256"] = sha256_file(path)
     data["version"] = version or data["version"]
     data["training"] = {**data.get("training", {}), "rib_network": record}
