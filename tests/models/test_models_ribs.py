@@ -160,6 +160,10 @@ def test_the_analyzer_renames_when_its_rib_network_sees_the_pattern(
     assert analyzer.check_ribs(unit, annotation).levels[-2:] == ["L6", "S1"]
     monkeypatch.setattr(analyzer, "run_ribs", lambda crops: np.array(_probs(0.97, 0.97)))
     assert analyzer.check_ribs(unit, annotation) is annotation
+    # A body whose landmarks collapsed to a point has no frame: the check stands aside.
+    collapsed = replace(annotation, findings=(annotation.findings[0].edited(
+        landmarks=np.zeros((6, 2))),) + annotation.findings[1:])
+    assert analyzer.check_ribs(unit, collapsed) is collapsed
     # Without the sacrum the numbering has no anchor and the check does not run.
     no_sacrum = replace(annotation, findings=annotation.vertebrae)
     assert analyzer.check_ribs(unit, no_sacrum) is no_sacrum

@@ -245,7 +245,11 @@ class Analyzer:
         if not measured:
             return annotation
         size = int(self.card.input["rib_size"])
-        probs = self.run_ribs(ribs.rib_crops(unit, [f.landmarks for f in measured], size))
+        try:
+            crops = ribs.rib_crops(unit, [f.landmarks for f in measured], size)
+        except ValueError:  # a body with collapsed landmarks: no frame to crop, no check
+            return annotation
+        probs = self.run_ribs(crops)
         reading = ribs.read_ribs([f.level for f in measured], probs)
         return ribs.rename_l6(annotation, reading) if reading.l6 else annotation
 
