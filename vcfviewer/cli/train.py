@@ -105,12 +105,14 @@ def _run(args: argparse.Namespace) -> int:
 def _fit_ribs(args: argparse.Namespace) -> None:
     from vcfviewer.models.weights import WeightsError
     from vcfviewer.training.corpus import stderr_say
-    from vcfviewer.training.ribs import add_rib_net
+    from vcfviewer.training.ribs import HOLD_OUT_EVERY, add_rib_net
     from vcfviewer.training.trainer import TrainingError
 
-    if args.rib_films < HOLD_OUT_FILMS or args.rib_steps < 1:
-        raise TrainingError(f"--ribs needs --rib-films >= {HOLD_OUT_FILMS} (every tenth film is "
-                            "held out to score the fit) and --rib-steps >= 1")
+    # Films whose seed is a multiple of HOLD_OUT_EVERY score the fit: at least one is needed.
+    if args.rib_films < HOLD_OUT_EVERY or args.rib_steps < 1:
+        raise TrainingError(f"--ribs needs --rib-films >= {HOLD_OUT_EVERY} (every "
+                            f"{HOLD_OUT_EVERY}th film is held out to score the fit) and "
+                            "--rib-steps >= 1")
     try:
         record = add_rib_net(args.ribs, films=args.rib_films, steps=args.rib_steps,
                              seed=args.seed, workers=args.workers, threads=args.threads,
@@ -120,6 +122,3 @@ def _fit_ribs(args: argparse.Namespace) -> None:
     levels = ", ".join(f"{lv} {v['accuracy']:.3f}" for lv, v in record["held_out"]["per_level"].items())
     print(f"{args.ribs}: rib network added; held-out accuracy {record['held_out']['accuracy']} "
           f"({levels})")
-
-
-HOLD_OUT_FILMS = 10
