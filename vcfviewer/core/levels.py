@@ -106,10 +106,17 @@ def with_l6(levels: Sequence[str]) -> list[str]:
         raise LevelError("the column already has an L6")
     if "L5" not in names:
         raise LevelError("no body is named L5: L6 is the body above the sacrum, numbered L5 first")
-    out = ["L6" if n == "L5" else n if n == SACRUM else shift(n, 1) for n in names]
+    out = [l6_name(n) for n in names]
     if len(set(out)) != len(out):
         raise LevelError(f"naming L6 gives duplicate levels: {out}")
     return out
+
+
+def l6_name(level: str) -> str:
+    """One level's name once the column is read with an L6: L5 → L6, the sacrum stays, every
+    other level one lower (T12 → L1). ``with_l6`` applies it to a whole column."""
+    name = validate(level)
+    return "L6" if name == "L5" else name if name == SACRUM else shift(name, 1)
 
 
 def number_from_sacrum(count: int, has_sacrum: bool = True) -> list[str]:

@@ -228,6 +228,21 @@ def body_heights(points: np.ndarray, spacing: tuple[float, float] | None) -> dic
     return out
 
 
+def body_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """(centre, posterior unit vector, inferior unit vector, depth, height) of a body from its
+    six landmarks (superior anterior/middle/posterior, inferior anterior/middle/posterior)."""
+    lm = np.asarray(landmarks, dtype=np.float64).reshape(6, 2)
+    anterior = (lm[0] + lm[3]) / 2.0
+    posterior = (lm[2] + lm[5]) / 2.0
+    superior = lm[:3].mean(axis=0)
+    inferior = lm[3:].mean(axis=0)
+    back, down = posterior - anterior, inferior - superior
+    depth, height = float(np.linalg.norm(back)), float(np.linalg.norm(down))
+    if depth <= 0 or height <= 0:
+        raise ValueError("degenerate landmarks: the body has no depth or no height")
+    return lm.mean(axis=0), back / depth, down / height, depth, height
+
+
 def _shapes(annotation: StudyAnnotation) -> tuple[dict[str, _Shape], dict[str, str]]:
     spacing = annotation.image.pixel_spacing
     shapes: dict[str, _Shape] = {}

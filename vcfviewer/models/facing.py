@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcfviewer.core.annotation import VertebraFinding
+from vcfviewer.core.morphometry import body_frame
 
 FACINGS = ("auto", "left", "right")
 
@@ -93,12 +94,11 @@ def sacrum_offset(findings: Sequence[VertebraFinding]) -> tuple[str, float] | No
     if not bodies or sacrum is None or sacrum.mask.area == 0:
         return None
     lowest = max(bodies, key=lambda f: float(f.centre()[1]))
-    points = lowest.landmarks
-    backward = points[[2, 5]].mean(axis=0) - points[[0, 3]].mean(axis=0)
-    width = float(np.hypot(*backward))
-    if width <= 0:
+    try:
+        centre, backward, _, width, _ = body_frame(lowest.landmarks)
+    except ValueError:  # collapsed landmarks: no direction to measure along
         return None
-    return lowest.level, float(np.dot(sacrum.centre() - lowest.centre(), backward) / width ** 2)
+    return lowest.level, float(np.dot(sacrum.centre() - centre, backward) / width)
 
 
 def anatomy_flags(findings: Sequence[VertebraFinding], side: str) -> list[str]:

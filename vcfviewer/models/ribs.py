@@ -26,6 +26,7 @@ import numpy as np
 
 from vcfviewer.core import levels as lv
 from vcfviewer.core.annotation import StudyAnnotation
+from vcfviewer.core.morphometry import body_frame
 from vcfviewer.models.preprocess import extract_crop
 
 RIB_CROP_SIZE = 96
@@ -35,21 +36,6 @@ RIB_CROP_SIZE = 96
 RIB_CROP_SIDE = 3.0
 RIB_CROP_BACK = 0.6  # centre this many depths behind the body's centre
 RIB_CROP_UP = 0.1  # ... and this many heights above it
-
-
-def body_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """(centre, posterior unit vector, inferior unit vector, depth, height) of a body from its
-    six landmarks (superior anterior/middle/posterior, inferior anterior/middle/posterior)."""
-    lm = np.asarray(landmarks, dtype=np.float64).reshape(6, 2)
-    anterior = (lm[0] + lm[3]) / 2.0
-    posterior = (lm[2] + lm[5]) / 2.0
-    superior = lm[:3].mean(axis=0)
-    inferior = lm[3:].mean(axis=0)
-    back, down = posterior - anterior, inferior - superior
-    depth, height = float(np.linalg.norm(back)), float(np.linalg.norm(down))
-    if depth <= 0 or height <= 0:
-        raise ValueError("degenerate landmarks: the body has no depth or no height")
-    return lm.mean(axis=0), back / depth, down / height, depth, height
 
 
 def rib_crop_matrix(landmarks: np.ndarray, size: int = RIB_CROP_SIZE) -> np.ndarray:
@@ -117,11 +103,6 @@ def rename_l6(annotation: StudyAnnotation, reading: RibReading) -> StudyAnnotati
     findings = tuple(replace(f, level=n) for f, n in zip(annotation.findings, names, strict=True))
     # Notes also name bodies outside the measured column (one cut at the edge): every level
     # moves, as in ``with_l6``, in one pass so that T12 → L1 is not moved again to L2.
-    flags = tuple(_LEVEL_TOKEN.sub(lambda m: _with_l6(m.group(0)), text)
+    flags = tuple(_LEVEL_TOKEN.sub(lambda m: lv.l6_name(m.group(0)), text)
                   for text in annotation.flags if not text.startswith("lumbar count"))
     return replace(annotation, findings=findings, flags=flags + (reading.note(),))
-
-
-def _with_l6(level: str) -> str:
-    """One level's name once the column is read with an L6 (``levels.with_l6``)."""
-    return "L6" if level == "L5" else lv.shift(level, 1)

@@ -48,7 +48,8 @@ def rib_seeds(seed: int, count: int) -> list[int]:
 def film_examples(job: tuple[int, float, tuple]) -> RibExamples:
     """Crops of every vertebral body of one simulated film (worker process)."""
     from vcfviewer.models.preprocess import normalise_unit
-    from vcfviewer.models.ribs import body_frame, rib_crops
+    from vcfviewer.core.morphometry import body_frame
+    from vcfviewer.models.ribs import rib_crops
     from vcfviewer.synth import SynthOptions, simulate
 
     seed, transitional_rate, case_mix = job
