@@ -161,12 +161,17 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
              "faces right, analyse the film the other way round",
              "L6 named: the body numbered T12 from the sacrum shows no rib and the one above it "
              "does (rib network 0.02 and 0.97), so …; check the ribs (renumbering the column up "
-             "undoes it)")
+             "undoes it)",
+             "L4: 1.56x as tall as the tallest normal body within two levels: it may be two "
+             "vertebrae read as one …; check its outline, its grade and the levels",
+             "L4: landmarks measure 30% height loss but the model calls it normal")
     assert model_notes(notes).split("\n") == [
         notes[0] + " [Ctrl+6 names an L6]",
         notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
         notes[2],
         notes[3] + " [B adds a missed body]",
         notes[4] + " [Shift+A analyses it the other way round]",
-        notes[5] + " [Ctrl+Up undoes it]"]
+        notes[5] + " [Ctrl+Up undoes it]",
+        notes[6] + " [B adds a missed body]",
+        notes[7]]
     assert model_notes(()) == "none"

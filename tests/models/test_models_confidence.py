@@ -69,3 +69,74 @@ def test_evaluation_reads_the_named_levels_back_from_the_note() -> None:
     note = uncertain_outline_note(bodies, {b.finding_id: SHARP for b in bodies})
     assert uncertain_levels(("lumbar count 4, expected 5",) + tuple(note)) == {"T12", "L2"}
     assert uncertain_levels(("T12 cut at the image edge: not measured",)) == frozenset()
+
+
+def _box(level: str, top: float, heights: tuple[float, float, float],
+         p: float = 0.0) -> VertebraFinding:
+    """A body 40 px deep whose anterior, middle and posterior heights are ``heights`` (px)."""
+    ha, hm, hp = heights
+    lm = np.array([[0, top], [20, top], [40, top], [0, top + ha], [20, top + hm], [40, top + hp]],
+                  float)
+    return VertebraFinding(level=level, landmarks=lm, fracture_probability=p)
+
+
+def _column(*heights: tuple[float, float, float], probs: tuple[float, ...] = ()) -> list:
+    levels = ("T11", "T12", "L1", "L2", "L3", "L4", "L5")[-len(heights):]
+    probs = probs or (0.0,) * len(heights)
+    return [_box(lv, 50.0 * i, h, p) for i, (lv, h, p) in enumerate(zip(levels, heights, probs))]
+
+
+def test_a_body_half_as_tall_again_as_its_normal_neighbours_is_named_with_its_ratio() -> None:
+    from vcfviewer.models.confidence import tall_bodies, tall_body_note
+
+    # L1-L5 tallest heights 30, 32, 48, 31, 30: L3 against the tallest of L1, L2, L4, L5 (32) is
+    # 48 / 32 = 1.5 >= 1.4; L2 against 48 is 0.67. No other body reaches 1.4.
+    column = _column((28, 29, 30), (32, 31, 30), (48, 45, 44), (31, 30, 30), (30, 29, 29))
+    assert tall_bodies(column, threshold=0.5) == pytest.approx({"L3": 1.5})
+    note, = tall_body_note(column, threshold=0.5)
+    assert note.startswith("L3: 1.50x as tall as the tallest normal body within two levels")
+    # 44.7 / 32 = 1.397: under the limit, no note.
+    column[2] = _box("L3", 100.0, (44.7, 40, 40))
+    assert tall_body_note(column, threshold=0.5) == []
+
+
+def test_fractured_neighbours_are_no_reference_and_reach_is_two_levels() -> None:
+    from vcfviewer.models.confidence import tall_bodies
+
+    # L5 (30 px) under crushed L4 and L3 (15 px, called fractured): no normal body within two
+    # places, so it is not judged; were L3 called normal, 30 / 15 = 2.0 would be named.
+    heights = ((30, 30, 30), (30, 30, 30), (15, 15, 15), (15, 15, 15), (30, 30, 30))
+    assert tall_bodies(_column(*heights, probs=(0.1, 0.1, 0.9, 0.9, 0.1)), 0.5) == {}
+    assert tall_bodies(_column(*heights, probs=(0.1, 0.1, 0.1, 0.9, 0.1)), 0.5) == \
+        pytest.approx({"L5": 2.0})
+    # The sacrum and bodies without landmarks take no part.
+    sacrum = VertebraFinding(level="S1", landmarks=None, mask=BodyMask(0, 0, np.ones((9, 9), bool)))
+    assert tall_bodies([*_column((30, 30, 30), (30, 30, 30)), sacrum], 0.5) == {}
+
+
+def test_heights_are_compared_in_millimetres_when_the_pixels_are_not_square() -> None:
+    from vcfviewer.models.confidence import tall_bodies
+
+    # L2's posterior side leans 40 px sideways over its 40 px rise: a height that mixes rows
+    # and columns, so the pixel spacing changes its length relative to L1's.
+    column = _column((40, 40, 40), (40, 40, 40))
+    lm = column[1].landmarks.copy()
+    lm[5] = lm[2] + [40.0, 40.0]  # posterior height sqrt(40² + 40²) = 56.6 px square
+    column[1] = VertebraFinding(level="L2", landmarks=lm, fracture_probability=0.0)
+    assert tall_bodies(column, 0.5) == pytest.approx({"L2": 56.5685 / 40}, rel=1e-4)
+    # In mm: L1 40 px × 0.5 = 20 mm; L2 sqrt(40² + 20²) = 44.72 mm: 2.236.
+    assert tall_bodies(column, 0.5, spacing=(0.5, 1.0)) == pytest.approx({"L2": 2.2361}, rel=1e-4)
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the real films (../shared) are not here")
+def test_the_real_film_with_two_bodies_read_as_one_is_named() -> None:
+    from vcfviewer.io.raster import load_raster_image
+    from vcfviewer.models.confidence import TALL_MARK
+    from vcfviewer.models.inference import Analyzer
+
+    analyzer = Analyzer("vcf-lateral", device="cpu")
+    notes = {name: [f for f in analyzer.analyze_sync(load_raster_image(REAL / name)).annotation.flags
+                    if TALL_MARK in f] for name in ("web-lateral-1.png", "web-lateral-3.jpg")}
+    # web-lateral-1: the wedged L4 drawn together with L3 (1.56× the tallest normal neighbour).
+    assert len(notes["web-lateral-1.png"]) == 1 and notes["web-lateral-1.png"][0].startswith("L4:")
+    assert notes["web-lateral-3.jpg"] == []

@@ -235,3 +235,22 @@ def test_the_summary_counts_wrong_columns_by_kind() -> None:
     tally.add(truth, replace(truth, findings=truth.findings[1:]), 1.0, 0.5)  # a body missed
     assert tally.summary(0.5)["wrong_columns_by_kind"] == {"missed_body": 1}
     assert "wrong_columns_by_kind" not in Tally().summary(0.5)
+
+
+def test_tall_body_notes_are_counted_against_the_column() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study()
+    # Three images: a right column noted (false alarm), a wrong one (a body dropped) noted, a
+    # right one not noted: 2 of 3 noted, 1 of those with a wrong column.
+    missing = replace(truth, findings=truth.findings[1:])
+    tally = Tally()
+    tally.add(truth, truth, 1.0, 0.5, tall_noted=True)
+    tally.add(truth, missing, 1.0, 0.5, tall_noted=True)
+    tally.add(truth, truth, 1.0, 0.5, tall_noted=False)
+    assert tally.summary(0.5)["tall_body_noted_images"] == "2/3 (1 with a wrong column)"
+    assert "tall_body_noted_images" not in Tally().summary(0.5)

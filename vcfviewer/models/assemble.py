@@ -19,7 +19,7 @@ from vcfviewer.core.annotation import (BodyMask, FractureType, Grade, Provenance
                                        StudyAnnotation, VertebraFinding, image_ref_for)
 from vcfviewer.core.image import Radiograph
 from vcfviewer.core.morphometry import measure_study
-from vcfviewer.models.confidence import uncertain_outline_note
+from vcfviewer.models.confidence import tall_body_note, uncertain_outline_note
 from vcfviewer.models.field import ExposedField
 from vcfviewer.models.postprocess import FilmParse, column_angles
 from vcfviewer.models.preprocess import (CropTransform, FilmTransform, crop_matrix, extract_crop,
@@ -153,7 +153,8 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
     spreads = {f.finding_id: e.spread for f, e in zip(findings, evidence)}
     findings, cut = _drop_cut(findings, shape, field, evidence)
     _resolve_overlaps(findings)
-    doubts = uncertain_outline_note(findings, spreads)
+    doubts = uncertain_outline_note(findings, spreads) + tall_body_note(
+        findings, threshold, image.spacing_mm)
     if parse.sacrum is not None:
         full = transform.mask_to_source(parse.sacrum) > 0
         if full.any():

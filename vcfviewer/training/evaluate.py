@@ -56,7 +56,7 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
     """Metrics of the model on every study in ``folder`` (see issue 5 for the list), plus
     ``column_failures``: each image whose column is not entirely right, and why."""
     from vcfviewer.io.loader import load_path_sync
-    from vcfviewer.models.confidence import uncertain_levels
+    from vcfviewer.models.confidence import TALL_MARK, uncertain_levels
     from vcfviewer.models.inference import Analyzer
     from vcfviewer.models.registry import model_id_for
 
@@ -75,7 +75,8 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
         seconds += time.perf_counter() - start
         tally.add(truth, proposal.annotation, scored_spacing(proposal), analyzer.threshold,
                   name=json_path.stem, facing=proposal.facing,
-                  doubted=uncertain_levels(proposal.annotation.flags))
+                  doubted=uncertain_levels(proposal.annotation.flags),
+                  tall_noted=any(TALL_MARK in note for note in proposal.annotation.flags))
         if say:
             say(f"\revaluating {i}/{len(studies)}")
     if say:

@@ -18,6 +18,7 @@ from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement
 from vcfviewer.gui.review import formatting as fmt
 from vcfviewer.gui.review.actions import REVIEW_ACTIONS
 from vcfviewer.gui.review.planes import planes_text
+from vcfviewer.models.confidence import TALL_MARK  # pure numpy, no torch
 
 FLAG_COLOUR = "#ffb000"
 KEY_COLOUR = "#9aa4ae"
@@ -71,22 +72,22 @@ _UNMEASURABLE = re.compile(r"^(\S+) not measurable: ")
 
 
 # What the reader can do about a model note, in one keystroke; the keys come from the Review
-# menu's own table so the hint cannot drift from the shortcut.
+# menu's own table so the hint cannot drift from the shortcut. Each pattern matches a note's start.
 _KEYS = {spec.key: spec.shortcuts[0] for spec in REVIEW_ACTIONS if spec.shortcuts}
-_NOTE_HINTS = (("lumbar count 6", f"{_KEYS['name_l6']} names an L6"),
-               ("L6 named", f"{_KEYS['renumber_up']} undoes it"),
-               ("lumbar count", f"{_KEYS['renumber_up']} / {_KEYS['renumber_down']} renumber "
-                                "the column"),
-               ("gap between", f"{_KEYS['add_body']} adds a missed body"),
-               ("facing uncertain", f"{_KEYS['analyse_other_way']} analyses it the other way "
-                                    f"round"))
+_NOTE_HINTS = tuple((re.compile(pattern), hint) for pattern, hint in (
+    (r"lumbar count 6", f"{_KEYS['name_l6']} names an L6"),
+    (r"L6 named", f"{_KEYS['renumber_up']} undoes it"),
+    (r"lumbar count", f"{_KEYS['renumber_up']} / {_KEYS['renumber_down']} renumber the column"),
+    (r"gap between", f"{_KEYS['add_body']} adds a missed body"),
+    (rf"\S+: [\d.]+x {TALL_MARK}", f"{_KEYS['add_body']} adds a missed body"),
+    (r"facing uncertain", f"{_KEYS['analyse_other_way']} analyses it the other way round")))
 
 
 def model_notes(flags: tuple[str, ...]) -> str:
     """The model's notes one per line, a numbering note with the action that settles it."""
     lines = []
     for note in flags:
-        hint = next((h for prefix, h in _NOTE_HINTS if note.startswith(prefix)), None)
+        hint = next((h for pattern, h in _NOTE_HINTS if pattern.match(note)), None)
         lines.append(f"{note} [{hint}]" if hint else note)
     return "\n".join(lines) if lines else "none"
 
