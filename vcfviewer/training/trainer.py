@@ -446,4 +446,7 @@ DESIGN = {
              "(core.morphometry.measure_study) decides the Genant grade (at least 1) and type",
     "orientation": "film network predicts facing right / inverted grey scale; when either is "
                    "> 0.5 the film is mirrored/inverted to the canonical view and run again",
+    "tall_bodies": "a body whose tallest height is >= 1.4x the tallest of the bodies within two "
+                   "places that the model calls unfractured is named in a note (two vertebrae "
+                   "read as one?), not changed (models/confidence.tall_bodies)",
 }
