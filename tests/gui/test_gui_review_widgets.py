@@ -164,7 +164,9 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
              "undoes it)",
              "L4: 1.56x as tall as the tallest normal body within two levels: it may be two "
              "vertebrae read as one …; check its outline, its grade and the levels",
-             "L4: landmarks measure 30% height loss but the model calls it normal")
+             "L4: landmarks measure 30% height loss but the model calls it normal",
+             "sacrum top: the body numbered L5 sits on the sacrum (…); if it is a vertebra, add "
+             "it back and renumber the column up")
     assert model_notes(notes).split("\n") == [
         notes[0] + " [Ctrl+6 names an L6]",
         notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
@@ -173,5 +175,6 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
         notes[4] + " [Shift+A analyses it the other way round]",
         notes[5] + " [Ctrl+Up undoes it]",
         notes[6] + " [B adds a missed body]",
-        notes[7]]
+        notes[7],
+        notes[8] + " [B adds a body, Ctrl+Up renumbers up]"]
     assert model_notes(()) == "none"

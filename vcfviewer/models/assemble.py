@@ -24,6 +24,7 @@ from vcfviewer.models.field import ExposedField
 from vcfviewer.models.postprocess import FilmParse, column_angles
 from vcfviewer.models.preprocess import (CropTransform, FilmTransform, crop_matrix, extract_crop,
                                          shrink)
+from vcfviewer.models.sacrum_top import absorb_sacrum_top, renamed_note
 
 CROP_SIDE_FACTOR = 2.0  # crop side = factor x sqrt(body area): the body fills ~half the crop
 # A body with a landmark this close to the edge of the exposed field (share of the longer side) is
@@ -153,16 +154,13 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
     spreads = {f.finding_id: e.spread for f, e in zip(findings, evidence)}
     findings, cut = _drop_cut(findings, shape, field, evidence)
     _resolve_overlaps(findings)
+    findings, sacrum, flags, cut = _anchor_on_sacrum(findings, parse, transform, shape, cut)
     doubts = uncertain_outline_note(findings, spreads) + tall_body_note(
         findings, threshold, image.spacing_mm)
-    if parse.sacrum is not None:
-        full = transform.mask_to_source(parse.sacrum) > 0
-        if full.any():
-            findings.append(VertebraFinding(level="S1", landmarks=None,
-                                            mask=BodyMask.from_full(full)))
+    if sacrum is not None:
+        findings.append(sacrum)
     provenance = Provenance(software_version=software_version, model_id=card.id,
                             model_version=card.version, source="model")
-    flags = list(parse.flags)
     if cut:
         flags.append(f"{', '.join(cut)} cut at the image edge: not measured")
     flags.extend(doubts)
@@ -174,6 +172,26 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
                                  provenance=provenance, flags=tuple(flags))
     annotation = decide_grades(annotation, threshold)
     return annotation, (max(probs) if probs else None)
+
+
+def _anchor_on_sacrum(findings: list[VertebraFinding], parse: FilmParse,
+                      transform: FilmTransform, shape: tuple[int, int], cut: list[str]
+                      ) -> tuple[list[VertebraFinding], VertebraFinding | None, list[str],
+                                 list[str]]:
+    """(bodies, sacrum finding, parse notes, cut levels), renumbered when the lowest body is the
+    top of the sacrum (``models.sacrum_top``); the level task's lumbar count, made for the old
+    numbering, is dropped then, and every other note's levels move with the bodies."""
+    sacrum = None
+    if parse.sacrum is not None:
+        full = transform.mask_to_source(parse.sacrum) > 0
+        if full.any():
+            sacrum = VertebraFinding(level="S1", landmarks=None, mask=BodyMask.from_full(full))
+    findings, sacrum, note = absorb_sacrum_top(findings, sacrum, shape)
+    flags = list(parse.flags)
+    if note is None:
+        return findings, sacrum, flags, cut
+    flags = [renamed_note(f) for f in flags if not f.startswith("lumbar count")] + [note]
+    return findings, sacrum, flags, [renamed_note(level) for level in cut]
 
 
 def _drop_cut(findings: list[VertebraFinding], shape: tuple[int, int],

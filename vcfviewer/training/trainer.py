@@ -449,4 +449,8 @@ DESIGN = {
     "tall_bodies": "a body whose tallest height is >= 1.4x the tallest of the bodies within two "
                    "places that the model calls unfractured is named in a note (two vertebrae "
                    "read as one?), not changed (models/confidence.tall_bodies)",
+    "sacrum_top": "when the sacrum's centre lies less than 0.75 of the lowest body's height "
+                  "below that body's centre (a vertebra's lies >= 0.95 below on validation "
+                  "films), the body is the top of a flat sacrum: it joins the sacrum and the "
+                  "column is renumbered, with a note (models/sacrum_top.py)",
 }

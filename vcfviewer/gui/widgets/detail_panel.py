@@ -19,6 +19,7 @@ from vcfviewer.gui.review import formatting as fmt
 from vcfviewer.gui.review.actions import REVIEW_ACTIONS
 from vcfviewer.gui.review.planes import planes_text
 from vcfviewer.models.confidence import TALL_MARK  # pure numpy, no torch
+from vcfviewer.models.sacrum_top import NOTE_START as SACRUM_TOP_NOTE  # no torch
 
 FLAG_COLOUR = "#ffb000"
 KEY_COLOUR = "#9aa4ae"
@@ -79,6 +80,8 @@ _NOTE_HINTS = tuple((re.compile(pattern), hint) for pattern, hint in (
     (r"L6 named", f"{_KEYS['renumber_up']} undoes it"),
     (r"lumbar count", f"{_KEYS['renumber_up']} / {_KEYS['renumber_down']} renumber the column"),
     (r"gap between", f"{_KEYS['add_body']} adds a missed body"),
+    (re.escape(SACRUM_TOP_NOTE), f"{_KEYS['add_body']} adds a body, {_KEYS['renumber_up']} "
+                                 "renumbers up"),
     (rf"\S+: [\d.]+x {TALL_MARK}", f"{_KEYS['add_body']} adds a missed body"),
     (r"facing uncertain", f"{_KEYS['analyse_other_way']} analyses it the other way round")))
 
