@@ -69,3 +69,14 @@ def test_with_l6_names_the_body_above_the_sacrum_l6_and_shifts_the_rest_down() -
         levels.with_l6(["L5", "L6", "S1"])
     with pytest.raises(levels.LevelError, match="no body is named L5"):
         levels.with_l6(["T12", "L1", "L2"])
+
+
+def test_level_names_in_a_note_are_renamed_in_one_pass() -> None:
+    from vcfviewer.core.levels import rename_in_text, shift
+
+    down = lambda name: shift(name, 1)  # noqa: E731
+    # L4 → L5 and L5 → S1 in one pass: the L5 made from L4 is not moved again.
+    assert rename_in_text("gap between L4 and L5: T12, T9 cut", down) == \
+        "gap between L5 and S1: L1, T10 cut"
+    # S1, L6 and words that merely contain a level (CL1, L10) stay.
+    assert rename_in_text("S1 under L6; CL1 L10", down) == "S1 under L6; CL1 L10"

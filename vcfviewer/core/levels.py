@@ -7,7 +7,8 @@ the normal numbering, and a column that contains them is flagged for the reader.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 
 CERVICAL = tuple(f"C{i}" for i in range(1, 8))
 THORACIC = tuple(f"T{i}" for i in range(1, 13))
@@ -137,3 +138,14 @@ def neighbours(level: str, present: Sequence[str]) -> tuple[str | None, str | No
     above = [p for p in present if rank(p) < own]
     below = [p for p in present if rank(p) > own]
     return (max(above, key=rank) if above else None, min(below, key=rank) if below else None)
+
+
+# A standard level's name inside free text (a model note): T1–T12, L1–L5. The sacrum and the
+# transitional names are left alone, so a renaming that produces them is not applied twice.
+_LEVEL_TOKEN = re.compile(r"\b(?:T1[0-2]|T[1-9]|L[1-5])\b")
+
+
+def rename_in_text(text: str, rename: Callable[[str], str]) -> str:
+    """``text`` with every standard level name replaced by ``rename(name)``, in one pass (so a
+    renaming L4 → L5 is not applied again to the L5 it made)."""
+    return _LEVEL_TOKEN.sub(lambda m: rename(m.group(0)), text)

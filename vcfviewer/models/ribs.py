@@ -18,7 +18,6 @@ faces (a mirror image where the patient faces right).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -66,7 +65,6 @@ RIB_ABSENT_LOGIT = -8.0
 RIB_ABSENT = float(1.0 / (1.0 + np.exp(-RIB_ABSENT_LOGIT)))  # 3.4e-4
 RIB_ABOVE = 0.5
 L1_RIBLESS = 0.05
-_LEVEL_TOKEN = re.compile(r"\b(?:T1[0-2]|T[1-9]|L[1-5])\b")
 
 
 @dataclass(frozen=True)
@@ -103,6 +101,6 @@ def rename_l6(annotation: StudyAnnotation, reading: RibReading) -> StudyAnnotati
     findings = tuple(replace(f, level=n) for f, n in zip(annotation.findings, names, strict=True))
     # Notes also name bodies outside the measured column (one cut at the edge): every level
     # moves, as in ``with_l6``, in one pass so that T12 → L1 is not moved again to L2.
-    flags = tuple(_LEVEL_TOKEN.sub(lambda m: lv.l6_name(m.group(0)), text)
+    flags = tuple(lv.rename_in_text(text, lv.l6_name)
                   for text in annotation.flags if not text.startswith("lumbar count"))
     return replace(annotation, findings=findings, flags=flags + (reading.note(),))

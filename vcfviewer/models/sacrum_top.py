@@ -20,7 +20,6 @@ a genuine L5, -0.17); no reading is drawn from it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -31,7 +30,6 @@ from vcfviewer.core.morphometry import body_frame
 
 TOP_OF_SACRUM_LIMIT = 0.75  # body heights: vertebrae >= 0.95, sacral tops 0.13-0.50 (validation)
 NOTE_START = "sacrum top:"
-_LEVEL_TOKEN = re.compile(r"\b(?:T1[0-2]|T[1-9]|L[1-5])\b")
 
 
 def offset_below(body: VertebraFinding, sacrum: VertebraFinding) -> float | None:
@@ -73,4 +71,4 @@ def absorb_sacrum_top(findings: list[VertebraFinding], sacrum: VertebraFinding |
 def renamed_note(text: str) -> str:
     """A note's level names moved one down, as ``absorb_sacrum_top`` moves the bodies (one pass,
     so L4 → L5 is not moved again)."""
-    return _LEVEL_TOKEN.sub(lambda m: lv.shift(m.group(0), 1), text)
+    return lv.rename_in_text(text, lambda name: lv.shift(name, 1))
