@@ -15,7 +15,7 @@ from vcfviewer.core.morphometry import (
     measured_grade,
 )
 
-_TOPS = {"T10": 0, "T11": 40, "T12": 80, "L1": 120, "L2": 160, "L3": 200, "L4": 240, "L5": 280}
+_TOPS = {"T10": 0, "T11": 40, "T12": 80, "L1": 120, "L2": 160, "L3": 200, "L4": 240, "L5": 280, "L6": 320}
 
 
 def body(level: str, ha: float, hm: float, hp: float, grade: int = 0, ftype: str = "none",
@@ -236,3 +236,19 @@ def test_every_number_is_finite_or_none() -> None:
                      "reference_height", "height_loss", "vc"):
             value = getattr(m, name)
             assert value is None or math.isfinite(value)
+
+
+def test_a_lumbar_count_is_doubted_only_where_the_film_lets_one_count() -> None:
+    def warnings(*levels: str) -> list[str]:
+        bodies = [body(lv, 30, 30, 30) for lv in levels if lv != "S1"]
+        sacrum = [VertebraFinding("S1", None)] if "S1" in levels else []
+        return [w for w in measure_study(study(*bodies, *sacrum)).warnings
+                if w.startswith("lumbar count")]
+
+    # Thoracic body above and the sacrum below: four lumbar bodies are one too few.
+    assert warnings("T12", "L1", "L2", "L3", "L4", "S1") == ["lumbar count 4 (expected 5)"]
+    # A film that starts at L2, or one whose sacrum is not shown, cannot be counted.
+    assert warnings("L2", "L3", "L4", "L5", "S1") == []
+    assert warnings("T12", "L1", "L2", "L3", "L4") == []
+    # Six is too many wherever it is seen.
+    assert warnings("L1", "L2", "L3", "L4", "L5", "L6") == ["lumbar count 6 (expected 5)"]

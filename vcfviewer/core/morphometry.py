@@ -305,10 +305,21 @@ def _measure_one(own: _Shape, neighbours: tuple[_Shape, ...], unit: str) -> Vert
     )
 
 
+def _lumbar_count_doubtful(annotation: StudyAnnotation) -> bool:
+    """A lumbar count other than five, where the film lets one count: more than five always; fewer
+    only with a thoracic body above and the sacrum below (a film that starts at L2 shows four)."""
+    regions = [_levels.region(f.level) for f in annotation.findings]
+    count = regions.count("lumbar")
+    if count > EXPECTED_LUMBAR:
+        return True
+    framed = "thoracic" in regions and any(f.is_sacrum for f in annotation.findings)
+    return 0 < count < EXPECTED_LUMBAR and framed
+
+
 def _study_warnings(annotation: StudyAnnotation, problems: dict[str, str], unit: str) -> list[str]:
     out: list[str] = []
-    lumbar = [f.level for f in annotation.findings if _levels.region(f.level) == "lumbar"]
-    if lumbar and len(lumbar) != EXPECTED_LUMBAR:
+    if _lumbar_count_doubtful(annotation):
+        lumbar = [f for f in annotation.findings if _levels.region(f.level) == "lumbar"]
         out.append(f"lumbar count {len(lumbar)} (expected {EXPECTED_LUMBAR})")
     transitional = [f.level for f in annotation.findings if _levels.is_transitional(f.level)]
     if transitional:
