@@ -305,22 +305,22 @@ def _measure_one(own: _Shape, neighbours: tuple[_Shape, ...], unit: str) -> Vert
     )
 
 
-def _lumbar_count_doubtful(annotation: StudyAnnotation) -> bool:
-    """A lumbar count other than five, where the film lets one count: more than five always; fewer
-    only with a thoracic body above and the sacrum below (a film that starts at L2 shows four)."""
-    regions = [_levels.region(f.level) for f in annotation.findings]
-    count = regions.count("lumbar")
+def _lumbar_count_doubtful(annotation: StudyAnnotation, count: int) -> bool:
+    """Is ``count`` lumbar bodies a doubt where this film lets one count? More than five always;
+    fewer only with a thoracic body above and the sacrum below (a film that starts at L2 shows
+    four)."""
     if count > EXPECTED_LUMBAR:
         return True
-    framed = "thoracic" in regions and any(f.is_sacrum for f in annotation.findings)
+    framed = (any(_levels.region(f.level) == "thoracic" for f in annotation.findings)
+              and any(f.is_sacrum for f in annotation.findings))
     return 0 < count < EXPECTED_LUMBAR and framed
 
 
-def _study_warnings(annotation: StudyAnnotation, problems: dict[str, str], unit: str) -> list[str]:
+def _study_warnings(annotation: StudyAnnotation, problems: dict[str, str], unit: str,
+                    lumbar: int) -> list[str]:
     out: list[str] = []
-    if _lumbar_count_doubtful(annotation):
-        lumbar = [f for f in annotation.findings if _levels.region(f.level) == "lumbar"]
-        out.append(f"lumbar count {len(lumbar)} (expected {EXPECTED_LUMBAR})")
+    if _lumbar_count_doubtful(annotation, lumbar):
+        out.append(f"lumbar count {lumbar} (expected {EXPECTED_LUMBAR})")
     transitional = [f.level for f in annotation.findings if _levels.is_transitional(f.level)]
     if transitional:
         out.append(f"transitional level(s) {', '.join(transitional)}: check the numbering")
@@ -347,8 +347,9 @@ def measure_study(annotation: StudyAnnotation) -> StudyMeasurements:
     sdi = sum(int(f.grade) for f in annotation.vertebrae)
     sdi_measured = sum(int(m.measured_grade) for m in by_id.values() if m.measurable)
     lumbar = sum(1 for f in annotation.findings if _levels.region(f.level) == "lumbar")
+    warnings = tuple(_study_warnings(annotation, problems, unit, lumbar))
     return StudyMeasurements(by_id=by_id, sdi=sdi, sdi_measured=sdi_measured, lumbar_count=lumbar,
-                             unit=unit, warnings=tuple(_study_warnings(annotation, problems, unit)))
+                             unit=unit, warnings=warnings)
 
 
 def incident_fractures(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from vcfviewer.core.annotation import VertebraFinding
@@ -47,6 +46,8 @@ MAX_MEAN_SPREAD = 11.0
 def outline_iou(finding: VertebraFinding) -> float | None:
     """Intersection over union of the body's mask and its landmark quadrilateral (None without
     a mask)."""
+    import cv2  # here: the viewer imports this module for its note marks at start-up
+
     mask = finding.mask
     if mask is None or finding.landmarks is None:
         return None

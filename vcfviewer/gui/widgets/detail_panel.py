@@ -82,7 +82,7 @@ _NOTE_HINTS = tuple((re.compile(pattern), hint) for pattern, hint in (
     (r"gap between", f"{_KEYS['add_body']} adds a missed body"),
     (re.escape(SACRUM_TOP_NOTE), f"{_KEYS['add_body']} adds a body, {_KEYS['renumber_up']} "
                                  "renumbers up"),
-    (rf"\S+: [\d.]+x {TALL_MARK}", f"{_KEYS['add_body']} adds a missed body"),
+    (rf"\S+: [\d.]+x {re.escape(TALL_MARK)}", f"{_KEYS['add_body']} adds a missed body"),
     (r"facing uncertain", f"{_KEYS['analyse_other_way']} analyses it the other way round")))
 
 
