@@ -80,3 +80,5 @@ def test_level_names_in_a_note_are_renamed_in_one_pass() -> None:
         "gap between L5 and S1: L1, T10 cut"
     # S1, L6 and words that merely contain a level (CL1, L10) stay.
     assert rename_in_text("S1 under L6; CL1 L10", down) == "S1 under L6; CL1 L10"
+    assert levels.level_names_in("gap between L4 and L5: T12, T9 cut; S1 under L6; CL1") == \
+        ["L4", "L5", "T12", "T9"]

@@ -167,7 +167,9 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
              "vertebrae read as one …; check its outline, its grade and the levels",
              "L4: landmarks measure 30% height loss but the model calls it normal",
              "sacrum top: the body numbered L5 sits on the sacrum (…); if it is a vertebra, add "
-             "it back and renumber the column up")
+             "it back and renumber the column up",
+             "L5: one body read twice; the less certain reading was dropped and the levels "
+             "above renumbered; check the levels")
     assert model_notes(notes).split("\n") == [
         notes[0] + " [Ctrl+6 names an L6]",
         notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
@@ -177,5 +179,6 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
         notes[5] + " [Ctrl+Up undoes it]",
         notes[6] + " [B adds a missed body]",
         notes[7],
-        notes[8] + " [B adds a body, Ctrl+Up renumbers up]"]
+        notes[8] + " [B adds a body, Ctrl+Up renumbers up]",
+        notes[9] + " [B adds a body, Ctrl+Up renumbers up]"]
     assert model_notes(()) == "none"

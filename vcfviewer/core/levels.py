@@ -145,6 +145,11 @@ def neighbours(level: str, present: Sequence[str]) -> tuple[str | None, str | No
 _LEVEL_TOKEN = re.compile(r"\b(?:T1[0-2]|T[1-9]|L[1-5])\b")
 
 
+def level_names_in(text: str) -> list[str]:
+    """The standard level names ``text`` mentions, in order (what ``rename_in_text`` renames)."""
+    return _LEVEL_TOKEN.findall(text)
+
+
 def rename_in_text(text: str, rename: Callable[[str], str]) -> str:
     """``text`` with every standard level name replaced by ``rename(name)``, in one pass (so a
     renaming L4 → L5 is not applied again to the L5 it made)."""

@@ -109,7 +109,8 @@ def crop_prob_to_source(prob: np.ndarray, tf: CropTransform,
     return int(top), int(left), roi
 
 
-def _body_mask(prob: np.ndarray, tf: CropTransform, shape: tuple[int, int]) -> BodyMask | None:
+def body_mask(prob: np.ndarray, tf: CropTransform, shape: tuple[int, int]) -> BodyMask | None:
+    """The body network's mask (crop-grid probability) in source pixels: its largest part."""
     placed = crop_prob_to_source(prob, tf, shape)
     if placed is None:
         return None
@@ -148,7 +149,7 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
         p = fuse_probability(float(body_out["fracture"][i]), body.fracture_score, weight)
         probs.append(p)
         findings.append(VertebraFinding(level=level, landmarks=points, fracture_probability=p,
-                                        mask=_body_mask(body_out["mask"][i], crop_tfs[i], shape)))
+                                        mask=body_mask(body_out["mask"][i], crop_tfs[i], shape)))
     evidence = [CutEvidence(tf.source_px_per_crop_px, spread)
                 for tf, spread in zip(crop_tfs, body_out["landmark_spread"])]
     spreads = {f.finding_id: e.spread for f, e in zip(findings, evidence)}

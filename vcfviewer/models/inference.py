@@ -17,7 +17,7 @@ from vcfviewer.core.annotation import Proposal, StudyAnnotation
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.levels import SACRUM
 from vcfviewer.core.progress import Job, Progress, run_to_completion
-from vcfviewer.models import assemble, field, hidden, postprocess, preprocess, ribs
+from vcfviewer.models import assemble, field, hidden, postprocess, preprocess, repeats, ribs
 from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
 from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, RibNet, landmark_spread
 from vcfviewer.models.registry import ModelCard
@@ -219,8 +219,11 @@ class Analyzer:
         timings.append(("network", time.perf_counter() - t0))
         yield Progress("measure", 0.85, "Grading")
         t0 = time.perf_counter()
+        masks = [assemble.body_mask(prob, tf, (image.rows, image.columns))
+                 for prob, tf in zip(body_out["mask"], crop_tfs)]
+        parse, crop_tfs, body_out = repeats.drop_repeats(reading.parse, crop_tfs, body_out, masks)
         annotation, study_p = assemble.build_annotation(
-            image, reading.parse, reading.transform, crop_tfs, body_out, reading.film,
+            image, parse, reading.transform, crop_tfs, body_out, reading.film,
             self.threshold, self.card, software_version=__version__, field=exposed)
         timings.append(("measure", time.perf_counter() - t0))
         t0 = time.perf_counter()

@@ -453,4 +453,8 @@ DESIGN = {
                   "below that body's centre (a vertebra's lies >= 0.95 below on validation "
                   "films), the body is the top of a flat sacrum: it joins the sacrum and the "
                   "column is renumbered, with a note (models/sacrum_top.py)",
+    "repeats": "two neighbouring bodies whose body-network masks share >= 0.2 of the smaller "
+               "one (different bodies <= 0.16 on validation films) are one body read twice: "
+               "the smaller reading is dropped and the column renumbered, with a note "
+               "(models/repeats.py)",
 }

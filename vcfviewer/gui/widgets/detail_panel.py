@@ -19,6 +19,7 @@ from vcfviewer.gui.review import formatting as fmt
 from vcfviewer.gui.review.actions import REVIEW_ACTIONS
 from vcfviewer.gui.review.planes import planes_text
 from vcfviewer.models.confidence import TALL_MARK  # pure numpy, no torch
+from vcfviewer.models.repeats import REPEAT_MARK  # no torch, no cv2
 from vcfviewer.models.sacrum_top import NOTE_START as SACRUM_TOP_NOTE  # no torch
 
 FLAG_COLOUR = "#ffb000"
@@ -82,6 +83,8 @@ _NOTE_HINTS = tuple((re.compile(pattern), hint) for pattern, hint in (
     (r"gap between", f"{_KEYS['add_body']} adds a missed body"),
     (re.escape(SACRUM_TOP_NOTE), f"{_KEYS['add_body']} adds a body, {_KEYS['renumber_up']} "
                                  "renumbers up"),
+    (rf"\S+: {re.escape(REPEAT_MARK)}", f"{_KEYS['add_body']} adds a body, "
+                                        f"{_KEYS['renumber_up']} renumbers up"),
     (rf"\S+: [\d.]+x {re.escape(TALL_MARK)}", f"{_KEYS['add_body']} adds a missed body"),
     (r"facing uncertain", f"{_KEYS['analyse_other_way']} analyses it the other way round")))
 
