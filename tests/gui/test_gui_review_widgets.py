@@ -169,7 +169,10 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
              "sacrum top: the body numbered L5 sits on the sacrum (…); if it is a vertebra, add "
              "it back and renumber the column up",
              "L5: one body read twice; the less certain reading was dropped and the levels "
-             "above renumbered; check the levels")
+             "above renumbered; check the levels",
+             "T11 and T12: two bodies read as one (the body numbered T12 was 1.54x as tall as "
+             "the tallest normal body within two levels); the body network read them apart and "
+             "the levels above moved up; check both and the levels")
     assert model_notes(notes).split("\n") == [
         notes[0] + " [Ctrl+6 names an L6]",
         notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
@@ -180,5 +183,6 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
         notes[6] + " [B adds a missed body]",
         notes[7],
         notes[8] + " [B adds a body, Ctrl+Up renumbers up]",
-        notes[9] + " [B adds a body, Ctrl+Up renumbers up]"]
+        notes[9] + " [B adds a body, Ctrl+Up renumbers up]",
+        notes[10] + " [Del deletes one, Ctrl+Down renumbers down]"]
     assert model_notes(()) == "none"

@@ -249,8 +249,20 @@ def test_tall_body_notes_are_counted_against_the_column() -> None:
     # right one not noted: 2 of 3 noted, 1 of those with a wrong column.
     missing = replace(truth, findings=truth.findings[1:])
     tally = Tally()
-    tally.add(truth, truth, 1.0, 0.5, tall_noted=True)
-    tally.add(truth, missing, 1.0, 0.5, tall_noted=True)
-    tally.add(truth, truth, 1.0, 0.5, tall_noted=False)
+    tally.add(truth, truth, 1.0, 0.5, column_notes={"tall_body_noted_images": True})
+    tally.add(truth, missing, 1.0, 0.5, column_notes={"tall_body_noted_images": True})
+    tally.add(truth, truth, 1.0, 0.5, column_notes={"tall_body_noted_images": False})
     assert tally.summary(0.5)["tall_body_noted_images"] == "2/3 (1 with a wrong column)"
     assert "tall_body_noted_images" not in Tally().summary(0.5)
+
+
+def test_the_tall_note_and_the_read_apart_note_are_told_apart() -> None:
+    from vcfviewer.training.evaluate import column_notes
+
+    tall = ("L4: 1.56x as tall as the tallest normal body within two levels: it may be two "
+            "vertebrae read as one …")
+    apart = ("T11 and T12: two bodies read as one (the body numbered T12 was 1.54x as tall as "
+             "the tallest normal body within two levels); the body network read them apart …")
+    assert column_notes((tall,)) == {"tall_body_noted_images": True, "read_apart_images": False}
+    assert column_notes((apart,)) == {"tall_body_noted_images": False, "read_apart_images": True}
+    assert column_notes(()) == {"tall_body_noted_images": False, "read_apart_images": False}

@@ -12,11 +12,13 @@ A third sign comes from the column, not the body: a body much taller than the no
 beside it. Neighbouring vertebrae differ little in height, so a body that looks half as tall
 again is most likely two read as one — a flattened vertebra merged into its neighbour, which
 leaves every level above it one too high (web-lateral-1: a wedged L4 drawn together with
-L3, its fracture missed). See ``tall_bodies`` for the rule and where its limit comes from.
+L3, its fracture missed). See ``tall_bodies`` for the rule and where its limit comes from;
+``models.merged`` then asks the body network whether it can read the tall body apart.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +28,15 @@ from vcfviewer.core.morphometry import body_heights
 
 NOTE_MARK = ": outline uncertain ("
 TALL_MARK = "as tall as the tallest normal body within two levels"
+TALL_NOTE = re.compile(rf"\S+: [\d.]+x {re.escape(TALL_MARK)}")  # how tall_body_note starts
+# The note of a tall body the body network read apart as two (models.merged): the words after
+# the levels.
+APART_MARK = "two bodies read as one"
+
+
+def is_tall_note(note: str) -> bool:
+    """Is ``note`` the "two bodies read as one?" note of ``tall_body_note``?"""
+    return TALL_NOTE.match(note) is not None
 
 # The landmarks (LANDMARK_NAMES order) walked round the body: top front → top back → bottom back.
 _OUTLINE_ORDER = (0, 1, 2, 5, 4, 3)

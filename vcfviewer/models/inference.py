@@ -17,7 +17,8 @@ from vcfviewer.core.annotation import Proposal, StudyAnnotation
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.levels import SACRUM
 from vcfviewer.core.progress import Job, Progress, run_to_completion
-from vcfviewer.models import assemble, field, hidden, postprocess, preprocess, repeats, ribs
+from vcfviewer.models import (assemble, field, hidden, merged, postprocess, preprocess,
+                              repeats, ribs)
 from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
 from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, RibNet, landmark_spread
 from vcfviewer.models.registry import ModelCard
@@ -207,25 +208,20 @@ class Analyzer:
         timings.append(("preprocess", time.perf_counter() - t0))
         yield Progress("network", 0.15, "Finding and numbering vertebral bodies")
         reading = self.read_film(unit, timings, facing)
-        yield Progress("postprocess", 0.45, "Cutting out each body")
         t0 = time.perf_counter()
-        crops, crop_tfs = assemble.body_crops(reading.unit, reading.parse, reading.transform,
-                                              self.card.input)
         exposed = field.exposed_field(image.pixels)
         timings.append(("postprocess", time.perf_counter() - t0))
-        yield Progress("network", 0.6, f"Measuring {len(crops)} bodies")
+        annotation, study_p = yield from self._measure(image, reading, reading.parse, exposed,
+                                                      timings)
         t0 = time.perf_counter()
-        body_out = self.run_bodies(crops)
+        split = merged.read_apart(reading.unit, annotation.findings, reading.parse,
+                                  reading.transform, (reading.film.fracture, reading.film.level),
+                                  self.card.input, self.threshold, image.spacing_mm,
+                                  self.run_bodies)
         timings.append(("network", time.perf_counter() - t0))
-        yield Progress("measure", 0.85, "Grading")
-        t0 = time.perf_counter()
-        masks = [assemble.body_mask(prob, tf, (image.rows, image.columns))
-                 for prob, tf in zip(body_out["mask"], crop_tfs)]
-        parse, crop_tfs, body_out = repeats.drop_repeats(reading.parse, crop_tfs, body_out, masks)
-        annotation, study_p = assemble.build_annotation(
-            image, parse, reading.transform, crop_tfs, body_out, reading.film,
-            self.threshold, self.card, software_version=__version__, field=exposed)
-        timings.append(("measure", time.perf_counter() - t0))
+        if split is not None:
+            annotation, study_p = yield from self._measure(image, reading, split, exposed,
+                                                          timings, again=True)
         t0 = time.perf_counter()
         annotation = self.check_ribs(reading.unit, annotation)
         timings.append(("network", time.perf_counter() - t0))
@@ -238,6 +234,33 @@ class Analyzer:
         return Proposal(annotation=annotation, device=self.device_name,
                         timings_s=tuple(_merge(timings)), study_fracture_probability=study_p,
                         facing=reading.facing.side)
+
+    def _measure(self, image: Radiograph, reading: "FilmReading", parse: postprocess.FilmParse,
+                 exposed: field.ExposedField | None, timings: list, again: bool = False
+                 ) -> Job[tuple[StudyAnnotation, float | None]]:
+        """Generator: the body network on every body of ``parse``, a body read twice dropped
+        (``models.repeats``), the findings graded; returns (annotation, study probability).
+        ``again``: the column changed after a first measurement (``models.merged``)."""
+        cut, measure, grade = (0.88, 0.9, 0.95) if again else (0.45, 0.6, 0.85)
+        yield Progress("postprocess", cut, "Cutting out each body" + (" again" if again else ""))
+        t0 = time.perf_counter()
+        crops, crop_tfs = assemble.body_crops(reading.unit, parse, reading.transform,
+                                              self.card.input)
+        timings.append(("postprocess", time.perf_counter() - t0))
+        yield Progress("network", measure, f"Measuring {len(crops)} bodies")
+        t0 = time.perf_counter()
+        body_out = self.run_bodies(crops)
+        timings.append(("network", time.perf_counter() - t0))
+        yield Progress("measure", grade, "Grading")
+        t0 = time.perf_counter()
+        masks = [assemble.body_mask(prob, tf, (image.rows, image.columns))
+                 for prob, tf in zip(body_out["mask"], crop_tfs)]
+        parse, crop_tfs, body_out = repeats.drop_repeats(parse, crop_tfs, body_out, masks)
+        out = assemble.build_annotation(
+            image, parse, reading.transform, crop_tfs, body_out, reading.film,
+            self.threshold, self.card, software_version=__version__, field=exposed)
+        timings.append(("measure", time.perf_counter() - t0))
+        return out
 
     def check_ribs(self, unit: np.ndarray, annotation: StudyAnnotation) -> StudyAnnotation:
         """Rename the column with an L6 when the rib network sees the pattern (``models.ribs``);

@@ -327,6 +327,29 @@ def number_levels(bodies: list[BodyCandidate], sacrum: np.ndarray | None,
     return FilmParse(tuple(ordered), sacrum, tuple(names), tuple(flags))
 
 
+def renumbered(parse: FilmParse, bodies: list[BodyCandidate],
+               forget: Sequence[str] = ()) -> FilmParse:
+    """The column of ``bodies`` numbered afresh, after a second look changed which bodies the
+    parse holds (a body read twice dropped, two read as one split).
+
+    The parse's notes that its own numbering did not make (a hidden body's) are carried, their
+    level names moved with the bodies, except a note naming a level in ``forget`` (a body that
+    is gone); the numbering's own notes are made afresh for the new column."""
+    new = number_levels(bodies, parse.sacrum, drop_cut=False)
+    new_name = {id(b): n for b, n in zip(new.bodies, new.levels)}
+    old_to_new = {old: new_name[id(b)] for b, old in zip(parse.bodies, parse.levels)
+                  if id(b) in new_name}
+    own = set(number_levels(list(parse.bodies), parse.sacrum, drop_cut=False).flags)
+    carried = tuple(lv.rename_in_text(f, lambda n: old_to_new.get(n, n)) for f in parse.flags
+                    if f not in own and not set(forget) & set(lv.level_names_in(f)))
+    return FilmParse(new.bodies, new.sacrum, new.levels, new.flags + carried)
+
+
+def level_of(parse: FilmParse, body: BodyCandidate) -> str:
+    """The level ``parse`` gives ``body`` (the very object)."""
+    return next(n for b, n in zip(parse.bodies, parse.levels) if b is body)
+
+
 def gap_notes(ordered: list[BodyCandidate], names: list[str],
               factor: float = GAP_FACTOR) -> list[str]:
     """Notes for gaps between consecutive bodies (cranial → caudal) at least ``factor`` x the

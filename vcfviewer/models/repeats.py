@@ -20,11 +20,11 @@ adding a body.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vcfviewer.core import levels as lv
 from vcfviewer.core.annotation import BodyMask
 
 if TYPE_CHECKING:
@@ -64,31 +64,21 @@ def repeated_readings(masks: Sequence[BodyMask | None],
 
 
 def without_readings(parse: FilmParse, repeats: dict[int, int]) -> FilmParse:
-    """``parse`` without the repeated readings (``repeated_readings``), renumbered, with a note
-    naming each body read twice by its new level.
-
-    The parse's notes that its numbering did not make (a hidden body's) are carried with their
-    level names moved with the bodies, except a note naming a dropped reading: the body it
-    spoke of is gone (900181: the gap probe's "flattened body" was the tilted L5's upper half)."""
+    """``parse`` without the repeated readings (``repeated_readings``), renumbered
+    (``postprocess.renumbered``), with a note naming each body read twice by its new level. A
+    note of the parse that named a dropped reading goes with it (900181: the gap probe's
+    "flattened body" was the tilted L5's upper half)."""
     if not repeats:
         return parse
     # Imported here: the viewer imports REPEAT_MARK at start-up, and postprocess brings cv2.
     from vcfviewer.models import postprocess
 
     kept = [b for i, b in enumerate(parse.bodies) if i not in repeats]
-    renumbered = postprocess.number_levels(kept, parse.sacrum, drop_cut=False)
-    new_name = {id(b): n for b, n in zip(renumbered.bodies, renumbered.levels)}
-    old_to_new = {old: new_name[id(b)] for b, old in zip(parse.bodies, parse.levels)
-                  if id(b) in new_name}
-    dropped = {parse.levels[i] for i in repeats}
-    own = set(postprocess.number_levels(list(parse.bodies), parse.sacrum, drop_cut=False).flags)
-    carried = tuple(lv.rename_in_text(f, lambda n: old_to_new.get(n, n)) for f in parse.flags
-                    if f not in own and not dropped & set(lv.level_names_in(f)))
-    twice = ", ".join(new_name[id(parse.bodies[repeats[i]])] for i in sorted(repeats))
+    out = postprocess.renumbered(parse, kept, forget=[parse.levels[i] for i in repeats])
+    twice = ", ".join(postprocess.level_of(out, parse.bodies[repeats[i]]) for i in sorted(repeats))
     note = (f"{twice}: {REPEAT_MARK}; the less certain reading was dropped and the levels above "
             "renumbered; check the levels")
-    return postprocess.FilmParse(renumbered.bodies, renumbered.sacrum, renumbered.levels,
-                                 renumbered.flags + carried + (note,))
+    return replace(out, flags=out.flags + (note,))
 
 
 def drop_repeats(parse: FilmParse, crop_tfs: list, body_out: dict,

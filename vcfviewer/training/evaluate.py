@@ -50,13 +50,21 @@ def iter_studies(folder: Path) -> Iterator[tuple[Path, Path, StudyAnnotation]]:
             yield json_path, image, truth
 
 
+def column_notes(flags: tuple[str, ...]) -> dict[str, bool]:
+    """Which column notes a proposal carries, by the summary key that counts them."""
+    from vcfviewer.models.confidence import APART_MARK, is_tall_note
+
+    return {"tall_body_noted_images": any(is_tall_note(n) for n in flags),
+            "read_apart_images": any(APART_MARK in n for n in flags)}
+
+
 def evaluate_folder(folder: Path, model_id: str | None = None, device: str | None = None,
                     preset: str = "balanced", limit: int | None = None,
                     say: Callable[[str], None] | None = None) -> dict:
     """Metrics of the model on every study in ``folder`` (see issue 5 for the list), plus
     ``column_failures``: each image whose column is not entirely right, and why."""
     from vcfviewer.io.loader import load_path_sync
-    from vcfviewer.models.confidence import TALL_MARK, uncertain_levels
+    from vcfviewer.models.confidence import uncertain_levels
     from vcfviewer.models.inference import Analyzer
     from vcfviewer.models.registry import model_id_for
 
@@ -76,7 +84,7 @@ def evaluate_folder(folder: Path, model_id: str | None = None, device: str | Non
         tally.add(truth, proposal.annotation, scored_spacing(proposal), analyzer.threshold,
                   name=json_path.stem, facing=proposal.facing,
                   doubted=uncertain_levels(proposal.annotation.flags),
-                  tall_noted=any(TALL_MARK in note for note in proposal.annotation.flags))
+                  column_notes=column_notes(proposal.annotation.flags))
         if say:
             say(f"\revaluating {i}/{len(studies)}")
     if say:

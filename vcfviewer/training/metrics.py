@@ -190,17 +190,20 @@ class Tally:
     # landmark within 10 % of its height of the truth; extra bodies count as not good.
     outline_doubts: list = field(default_factory=list)
     column_failures: list = field(default_factory=list)  # (image name, [problem, ...])
-    # Images whose proposal carried a "two bodies read as one?" note: (noted, column right).
-    tall_notes: list = field(default_factory=list)
+    # Per column note (summary key → [(noted, column right), ...]): a "two bodies read as one?"
+    # note, a tall body read apart.
+    column_notes: dict = field(default_factory=dict)
     failure_kinds: dict = field(default_factory=dict)  # failure_kind → wrong columns
 
     def add(self, truth: StudyAnnotation, pred: StudyAnnotation, spacing: float | None,
             threshold: float, name: str = "", facing: str | None = None,
-            doubted: frozenset[str] | None = None, tall_noted: bool | None = None) -> None:
+            doubted: frozenset[str] | None = None,
+            column_notes: dict[str, bool] | None = None) -> None:
         """Add one image's comparison (``name`` labels it in ``column_failures``; ``facing``,
         the side the analyser read a radiograph in, is scored against the truth's landmarks;
         ``doubted``, the levels its "outline uncertain" note names, against landmark error;
-        ``tall_noted``, whether it carried a "two bodies read as one?" note, against its column)."""
+        ``column_notes``, {summary key: whether it carried that column note}, against its
+        column)."""
         pairs, extra = _match(truth, pred)
         if doubted is not None:  # extra bodies are never good ones
             self.outline_doubts += [(p.level in doubted, False) for p in extra]
@@ -211,8 +214,8 @@ class Tally:
             column_ok &= self._add_pair(pair, spacing, threshold, doubted)
         right = column_ok and bool(pairs)
         self.columns_right += int(right)
-        if tall_noted is not None:
-            self.tall_notes.append((tall_noted, right))
+        for key, noted in (column_notes or {}).items():
+            self.column_notes.setdefault(key, []).append((noted, right))
         has_l6 = any(f.level == "L6" for f in truth.findings)
         if not has_l6:
             self.images_no_l6 += 1
@@ -308,7 +311,7 @@ class Tally:
             **_image_rates(img),
             **facing,
             **self._doubt_summary(),
-            **self._tall_summary(),
+            **self._column_note_summary(),
             **({"wrong_columns_by_kind": dict(sorted(self.failure_kinds.items()))}
                if self.failure_kinds else {}),
         }
@@ -328,16 +331,16 @@ class Tally:
         return {"outline_uncertain_good_bodies": f"{int(good.sum())}/{len(good)}",
                 "outline_uncertain_poor_bodies": f"{int(poor.sum())}/{len(poor)}"}
 
-    def _tall_summary(self) -> dict:
-        """Images with a "two bodies read as one?" note out of those scored, and how many of the
-        noted ones had a wrong column (a note on a right column is a false alarm)."""
-        if not self.tall_notes:
-            return {}
-        t = np.array(self.tall_notes, bool).reshape(-1, 2)
-        noted = t[t[:, 0]]
-        return {"tall_body_noted_images":
-                f"{len(noted)}/{len(t)} ({int((~noted[:, 1]).sum())} with a wrong column)"}
-
+    def _column_note_summary(self) -> dict:
+        """Per column note: images that carried it out of those scored, and how many of the
+        noted ones had a wrong column (a note on a right column is a false alarm, a correction
+        that leaves the column wrong did not help)."""
+        out = {}
+        for key, pairs in self.column_notes.items():
+            t = np.array(pairs, bool).reshape(-1, 2)
+            noted = t[t[:, 0]]
+            out[key] = f"{len(noted)}/{len(t)} ({int((~noted[:, 1]).sum())} with a wrong column)"
+        return out
 
 def failure_kind(problems: list[str], has_l6: bool) -> str:
     """One word for why a column is wrong, from ``column_problems``' phrases: an L6 film (wrong

@@ -448,7 +448,13 @@ DESIGN = {
                    "> 0.5 the film is mirrored/inverted to the canonical view and run again",
     "tall_bodies": "a body whose tallest height is >= 1.4x the tallest of the bodies within two "
                    "places that the model calls unfractured is named in a note (two vertebrae "
-                   "read as one?), not changed (models/confidence.tall_bodies)",
+                   "read as one?) unless the body network reads it apart "
+                   "(models/confidence.tall_bodies)",
+    "read_apart": "a tall body (tall_bodies) is probed by the body network with crops of a "
+                  "typical body's size a quarter and three quarters down its axis; two sharp "
+                  "readings (mean landmark spread <= 11 crop px) of >= 0.35 of a typical body "
+                  "sharing < 0.2 of the smaller mask replace it as two bodies, the column is "
+                  "renumbered and measured again, with a note (models/merged.py)",
     "sacrum_top": "when the sacrum's centre lies less than 0.75 of the lowest body's height "
                   "below that body's centre (a vertebra's lies >= 0.95 below on validation "
                   "films), the body is the top of a flat sacrum: it joins the sacrum and the "
