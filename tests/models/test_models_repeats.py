@@ -97,11 +97,12 @@ def test_drop_repeats_keeps_the_network_outputs_in_step_with_the_column() -> Non
     tfs = ["tf0", "tf1", "tf2", "tf3"]
     masks = [_mask(6, 50, 12, 16), _mask(21, 50, 12, 16), _mask(28, 50, 5, 16),
              _mask(36, 50, 12, 16)]
-    out, kept_tfs, kept = drop_repeats(parse, tfs, body_out, masks)
+    out, kept_tfs, kept, kept_masks = drop_repeats(parse, tfs, body_out, masks)
     assert out.levels == ("L3", "L4", "L5")
     assert kept_tfs == ["tf0", "tf1", "tf3"]
     assert kept["fracture"].tolist() == [0.1, 0.2, 0.4]
     assert kept["landmarks"].shape == (3, 6, 2)
+    assert kept_masks == [masks[0], masks[1], masks[3]]
     same = drop_repeats(parse, tfs, body_out, masks[:2] + [None] + masks[3:])
     assert same[0] is parse and same[1] is tfs and same[2] is body_out
 

@@ -133,12 +133,14 @@ def fuse_probability(p_body: float, film_score: float, weight: float) -> float:
 
 def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransform,
                      crop_tfs: list[CropTransform], body_out: dict, film, threshold: float,
-                     card, software_version: str,
-                     field: ExposedField | None = None) -> tuple[StudyAnnotation, float | None]:
+                     card, software_version: str, field: ExposedField | None = None,
+                     masks: list[BodyMask | None] | None = None
+                     ) -> tuple[StudyAnnotation, float | None]:
     """Findings in source pixels with grades decided as the module docstring says.
 
     ``field`` is the film's exposed field (collimation excluded); without it the image border is
-    the edge that cuts bodies."""
+    the edge that cuts bodies. ``masks``, the body network's masks already placed in source
+    pixels (one per parse body), saves placing them again."""
     shape = (image.rows, image.columns)
     weight = float(card.input.get("fusion_weight", 0.5))
     findings, probs = [], []
@@ -149,7 +151,8 @@ def build_annotation(image: Radiograph, parse: FilmParse, transform: FilmTransfo
         p = fuse_probability(float(body_out["fracture"][i]), body.fracture_score, weight)
         probs.append(p)
         findings.append(VertebraFinding(level=level, landmarks=points, fracture_probability=p,
-                                        mask=body_mask(body_out["mask"][i], crop_tfs[i], shape)))
+                                        mask=masks[i] if masks is not None else
+                                        body_mask(body_out["mask"][i], crop_tfs[i], shape)))
     evidence = [CutEvidence(tf.source_px_per_crop_px, spread)
                 for tf, spread in zip(crop_tfs, body_out["landmark_spread"])]
     spreads = {f.finding_id: e.spread for f, e in zip(findings, evidence)}

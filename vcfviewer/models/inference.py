@@ -255,10 +255,10 @@ class Analyzer:
         t0 = time.perf_counter()
         masks = [assemble.body_mask(prob, tf, (image.rows, image.columns))
                  for prob, tf in zip(body_out["mask"], crop_tfs)]
-        parse, crop_tfs, body_out = repeats.drop_repeats(parse, crop_tfs, body_out, masks)
+        parse, crop_tfs, body_out, masks = repeats.drop_repeats(parse, crop_tfs, body_out, masks)
         out = assemble.build_annotation(
             image, parse, reading.transform, crop_tfs, body_out, reading.film,
-            self.threshold, self.card, software_version=__version__, field=exposed)
+            self.threshold, self.card, software_version=__version__, field=exposed, masks=masks)
         timings.append(("measure", time.perf_counter() - t0))
         return out
 

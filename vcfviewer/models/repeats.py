@@ -82,14 +82,13 @@ def without_readings(parse: FilmParse, repeats: dict[int, int]) -> FilmParse:
 
 
 def drop_repeats(parse: FilmParse, crop_tfs: list, body_out: dict,
-                 masks: Sequence[BodyMask | None]) -> tuple[FilmParse, list, dict]:
-    """The parse, crop transforms and body-network outputs without repeated readings.
-
-    ``masks`` are the body network's masks in source pixels, one per parse body."""
+                 masks: list[BodyMask | None]) -> tuple[FilmParse, list, dict, list]:
+    """The parse, crop transforms, body-network outputs and source masks (``masks``: the body
+    network's masks in source pixels, one per parse body) without repeated readings."""
     spreads = [float(s.mean()) for s in body_out["landmark_spread"]]
     repeats = repeated_readings(masks, spreads)
     if not repeats:
-        return parse, crop_tfs, body_out
+        return parse, crop_tfs, body_out, masks
     keep = np.array([i for i in range(len(parse.bodies)) if i not in repeats], dtype=int)
     return (without_readings(parse, repeats), [crop_tfs[i] for i in keep],
-            {k: v[keep] for k, v in body_out.items()})
+            {k: v[keep] for k, v in body_out.items()}, [masks[i] for i in keep])
