@@ -8,8 +8,10 @@ import pytest
 from vcfviewer.core.annotation import BodyMask, VertebraFinding
 from vcfviewer.models.merged import (TallBody, parse_index, probe_centres, reads_apart,
                                      split_column)
-from vcfviewer.models.postprocess import FilmParse, body_candidate, number_levels
+from vcfviewer.models.postprocess import FilmParse
 from vcfviewer.models.preprocess import letterbox
+
+from models_filmcolumn import film_box, film_column
 
 
 def _landmarks(x0: float, y0: float, width: float, height: float) -> np.ndarray:
@@ -44,23 +46,8 @@ def test_two_sharp_readings_that_barely_overlap_are_two_bodies() -> None:
     assert not reads_apart([upper, None], [8.0, 9.0], typical)
 
 
-def _column(rows: list[slice]) -> FilmParse:
-    frac = np.zeros((4, 128, 128), np.float32)
-    frac[2] = 1.0
-    level = np.zeros_like(frac)
-    level[2] = 1.0
-    bodies = [body_candidate(_box(r), frac, level, (0, 0, 128, 128)) for r in rows]
-    return number_levels(bodies, _box(slice(95, 108)), drop_cut=False)
-
-
-def _box(rows: slice) -> np.ndarray:
-    mask = np.zeros((128, 128), bool)
-    mask[rows, 50:66] = True
-    return mask
-
-
 def test_a_finding_is_traced_to_the_parse_body_it_was_measured_from() -> None:
-    parse = _column([slice(6, 18), slice(21, 48), slice(51, 63)])
+    parse = film_column([slice(6, 18), slice(21, 48), slice(51, 63)])
     _, film = letterbox(np.zeros((128, 128), np.float32), 128)  # film grid = source grid
     tall = VertebraFinding(level="L4", landmarks=_landmarks(50, 22, 15, 25))  # centre (57.5, 34.5)
     assert parse_index(tall, parse, film) == 1
@@ -69,14 +56,14 @@ def test_a_finding_is_traced_to_the_parse_body_it_was_measured_from() -> None:
 
 
 def test_the_tall_body_makes_way_for_the_two_it_was() -> None:
-    parse = _column([slice(6, 18), slice(21, 48), slice(51, 63)])
+    parse = film_column([slice(6, 18), slice(21, 48), slice(51, 63)])
     assert parse.levels == ("L3", "L4", "L5")
     stale = "L4: a flattened body the film network missed; check it and the levels above it"
     parse = FilmParse(parse.bodies, parse.sacrum, parse.levels, parse.flags + (stale,))
     frac = np.zeros((4, 128, 128), np.float32)
     frac[2] = 1.0
     tall = TallBody("L4", 1.6, 1, ())
-    out = split_column(parse, tall, [_box(slice(21, 33)), _box(slice(36, 48))],
+    out = split_column(parse, tall, [film_box(slice(21, 33)), film_box(slice(36, 48))],
                        (frac, frac.copy()), (0, 0, 128, 128))
     assert out.levels == ("L2", "L3", "L4", "L5")
     assert [b.centre[1] for b in out.bodies] == pytest.approx([11.5, 26.5, 41.5, 56.5])

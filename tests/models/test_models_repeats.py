@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from vcfviewer.core.annotation import BodyMask
-from vcfviewer.models.postprocess import FilmParse, body_candidate, number_levels
+from vcfviewer.models.postprocess import FilmParse
 from vcfviewer.models.repeats import (drop_repeats, overlap_share, repeated_readings,
                                       without_readings)
+
+from models_filmcolumn import film_column
 
 
 def _mask(top: int, left: int, rows: int, cols: int) -> BodyMask:
@@ -44,25 +46,9 @@ def test_neighbours_that_touch_are_two_bodies() -> None:
     assert repeated_readings([_mask(0, 0, 40, 30), None, _mask(0, 0, 40, 30)], spreads) == {}
 
 
-def _box(rows: slice, size: int = 128) -> np.ndarray:
-    mask = np.zeros((size, size), bool)
-    mask[rows, 50:66] = True
-    return mask
-
-
-def _column(rows: list[slice]) -> FilmParse:
-    """Bodies on the film grid above a sacrum (rows 95-107), numbered from it."""
-    frac = np.zeros((4, 128, 128), np.float32)
-    frac[2] = 1.0
-    level = np.zeros_like(frac)
-    level[2] = 1.0
-    bodies = [body_candidate(_box(r), frac, level, (0, 0, 128, 128)) for r in rows]
-    return number_levels(bodies, _box(slice(95, 108)), drop_cut=False)
-
-
 def test_dropping_a_repeat_renumbers_the_levels_above_it() -> None:
     # Five readings; the fourth and fifth are one body (the fifth its lower half).
-    parse = _column([slice(6, 18), slice(21, 33), slice(36, 48), slice(51, 70), slice(60, 70)])
+    parse = film_column([slice(6, 18), slice(21, 33), slice(36, 48), slice(51, 70), slice(60, 70)])
     assert parse.levels == ("L1", "L2", "L3", "L4", "L5")
     hidden = "L2: a flattened body the film network missed; check it and the levels above it"
     parse = FilmParse(parse.bodies, parse.sacrum, parse.levels, parse.flags + (hidden,))
@@ -80,7 +66,7 @@ def test_dropping_a_repeat_renumbers_the_levels_above_it() -> None:
 
 def test_a_note_about_the_dropped_reading_goes_with_it() -> None:
     # The hidden body (L4) was the upper half of L5: dropped, and its note with it.
-    parse = _column([slice(6, 18), slice(21, 33), slice(36, 48), slice(51, 60), slice(51, 70)])
+    parse = film_column([slice(6, 18), slice(21, 33), slice(36, 48), slice(51, 60), slice(51, 70)])
     hidden = "L4: a flattened body the film network missed; check it and the levels above it"
     parse = FilmParse(parse.bodies, parse.sacrum, parse.levels, parse.flags + (hidden,))
     out = without_readings(parse, {3: 4})
@@ -89,8 +75,8 @@ def test_a_note_about_the_dropped_reading_goes_with_it() -> None:
     assert out.flags[-1].startswith("L5: one body read twice")
 
 
-def test_drop_repeats_keeps_the_network_outputs_in_step_with_the_column() -> None:
-    parse = _column([slice(6, 18), slice(21, 33), slice(28, 33), slice(36, 48)])
+def test_drop_repeats_keeps_the_network_outputs_in_step_with_thefilm_column() -> None:
+    parse = film_column([slice(6, 18), slice(21, 33), slice(28, 33), slice(36, 48)])
     body_out = {"landmarks": np.arange(4 * 6 * 2, dtype=float).reshape(4, 6, 2),
                 "landmark_spread": np.array([[8.0] * 6, [8.0] * 6, [20.0] * 6, [8.0] * 6]),
                 "fracture": np.array([0.1, 0.2, 0.3, 0.4])}
