@@ -211,17 +211,17 @@ class Analyzer:
         t0 = time.perf_counter()
         exposed = field.exposed_field(image.pixels)
         timings.append(("postprocess", time.perf_counter() - t0))
-        annotation, study_p = yield from self._measure(image, reading, reading.parse, exposed,
-                                                      timings)
+        annotation, study_p, parse = yield from self._measure(image, reading, reading.parse,
+                                                             exposed, timings)
         t0 = time.perf_counter()
-        split = merged.read_apart(reading.unit, annotation.findings, reading.parse,
+        split = merged.read_apart(reading.unit, annotation.findings, parse,
                                   reading.transform, (reading.film.fracture, reading.film.level),
                                   self.card.input, self.threshold, image.spacing_mm,
                                   self.run_bodies)
         timings.append(("network", time.perf_counter() - t0))
         if split is not None:
-            annotation, study_p = yield from self._measure(image, reading, split, exposed,
-                                                          timings, again=True)
+            annotation, study_p, _ = yield from self._measure(image, reading, split, exposed,
+                                                             timings, again=True)
         t0 = time.perf_counter()
         annotation = self.check_ribs(reading.unit, annotation)
         timings.append(("network", time.perf_counter() - t0))
@@ -237,9 +237,10 @@ class Analyzer:
 
     def _measure(self, image: Radiograph, reading: "FilmReading", parse: postprocess.FilmParse,
                  exposed: field.ExposedField | None, timings: list, again: bool = False
-                 ) -> Job[tuple[StudyAnnotation, float | None]]:
+                 ) -> Job[tuple[StudyAnnotation, float | None, postprocess.FilmParse]]:
         """Generator: the body network on every body of ``parse``, a body read twice dropped
-        (``models.repeats``), the findings graded; returns (annotation, study probability).
+        (``models.repeats``), the findings graded; returns (annotation, study probability, the
+        column measured).
         ``again``: the column changed after a first measurement (``models.merged``)."""
         cut, measure, grade = (0.88, 0.9, 0.95) if again else (0.45, 0.6, 0.85)
         yield Progress("postprocess", cut, "Cutting out each body" + (" again" if again else ""))
@@ -256,11 +257,11 @@ class Analyzer:
         masks = [assemble.body_mask(prob, tf, (image.rows, image.columns))
                  for prob, tf in zip(body_out["mask"], crop_tfs)]
         parse, crop_tfs, body_out, masks = repeats.drop_repeats(parse, crop_tfs, body_out, masks)
-        out = assemble.build_annotation(
+        annotation, study_p = assemble.build_annotation(
             image, parse, reading.transform, crop_tfs, body_out, reading.film,
             self.threshold, self.card, software_version=__version__, field=exposed, masks=masks)
         timings.append(("measure", time.perf_counter() - t0))
-        return out
+        return annotation, study_p, parse
 
     def check_ribs(self, unit: np.ndarray, annotation: StudyAnnotation) -> StudyAnnotation:
         """Rename the column with an L6 when the rib network sees the pattern (``models.ribs``);
