@@ -136,10 +136,12 @@ def read_apart(unit: np.ndarray, findings: Sequence[VertebraFinding], parse: Fil
         spreads = [float(out["landmark_spread"][r].mean()) for r in rows]
         film_masks = [mask_on_film_grid(out["mask"][r], p.tf, transform)
                       for r, p in zip(rows, tall.probes)]
-        if reads_apart(masks, spreads, typical_area) and \
+        # An earlier split renumbered the column: find the tall body in it again (gone when
+        # two tall findings came from one parse body, which is split once).
+        index = next((i for i, b in enumerate(split.bodies) if b is parse.bodies[tall.index]),
+                     None)
+        if index is not None and reads_apart(masks, spreads, typical_area) and \
                 all(m.sum() >= MIN_FILM_PIXELS for m in film_masks):
-            # An earlier split renumbered the column: find the tall body in it again.
-            index = next(i for i, b in enumerate(split.bodies) if b is parse.bodies[tall.index])
             split = split_column(split, replace(tall, index=index), film_masks, maps,
                                  transform.content_box)
     return None if split is parse else split
