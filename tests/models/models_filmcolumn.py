@@ -11,12 +11,15 @@ def film_box(rows: slice, size: int = 128) -> np.ndarray:
     return mask
 
 
-def film_column(rows: list[slice]) -> FilmParse:
-    """Bodies over ``rows`` above a sacrum (rows 95-107), every pixel 'normal body', numbered
-    from the sacrum."""
+def film_body(rows: slice, **found: object):
+    """A body over ``rows``, every pixel 'normal body' (``found``: second_look / before)."""
     frac = np.zeros((4, 128, 128), np.float32)
     frac[2] = 1.0
-    level = np.zeros_like(frac)
-    level[2] = 1.0
-    bodies = [body_candidate(film_box(r), frac, level, (0, 0, 128, 128)) for r in rows]
+    return body_candidate(film_box(rows), frac, frac.copy(), (0, 0, 128, 128), **found)
+
+
+def film_column(rows: list, **kwargs: object) -> FilmParse:
+    """Bodies over ``rows`` (slices, or bodies already made) above a sacrum (rows 95-107),
+    numbered from the sacrum."""
+    bodies = [r if not isinstance(r, slice) else film_body(r) for r in rows]
     return number_levels(bodies, film_box(slice(95, 108)), drop_cut=False)

@@ -7,10 +7,10 @@ import pytest
 
 from vcfviewer.core.annotation import BodyMask
 from vcfviewer.models.postprocess import FilmParse
-from vcfviewer.models.repeats import (drop_repeats, overlap_share, repeated_readings,
+from vcfviewer.models.repeats import (drop_repeats, overlap_share, repeated_readings, restored,
                                       without_readings)
 
-from models_filmcolumn import film_column
+from models_filmcolumn import film_body, film_column
 
 
 def _mask(top: int, left: int, rows: int, cols: int) -> BodyMask:
@@ -44,6 +44,30 @@ def test_neighbours_that_touch_are_two_bodies() -> None:
     # 0.2 exactly (8 rows) is one body read twice; a missing mask is never a repeat.
     assert repeated_readings([_mask(0, 0, 40, 30), _mask(32, 0, 40, 30)], spreads) == {1: 0}
     assert repeated_readings([_mask(0, 0, 40, 30), None, _mask(0, 0, 40, 30)], spreads) == {}
+
+
+def test_a_second_look_yields_to_the_film_networks_own_reading() -> None:
+    whole, partial = _mask(0, 0, 40, 30), _mask(20, 0, 20, 30)
+    # The second look's reading is the sharper (8 against 15) and still goes.
+    assert repeated_readings([whole, partial], [15.0, 8.0], [False, True]) == {1: 0}
+    assert repeated_readings([whole, partial], [15.0, 8.0], [True, True]) == {0: 1}
+
+
+def test_a_neighbour_a_second_look_took_pixels_from_is_made_whole_again() -> None:
+    # The gap probe read rows 51-57 of a normal body (rows 51-69) as a flat body and took them:
+    # the film network's body was left with rows 58-69. Both readings are one body.
+    whole = film_body(slice(51, 70))
+    probe = film_body(slice(51, 58), second_look=True)
+    rest = film_body(slice(58, 70), before=whole)
+    parse = film_column([slice(6, 18), slice(21, 33), slice(36, 48), probe, rest])
+    assert parse.levels == ("L1", "L2", "L3", "L4", "L5")
+    out = restored(parse, {3: 4})
+    assert out.bodies[-1] is whole and len(out.bodies) == 4
+    assert out.levels == ("L2", "L3", "L4", "L5")
+    assert out.flags[-1].startswith("L5: one body read twice")
+    # Not when the film network's own body is the one dropped, or it was never cut.
+    assert restored(parse, {4: 3}) is None
+    assert restored(film_column([slice(6, 18), probe, whole]), {1: 2}) is None
 
 
 def test_dropping_a_repeat_renumbers_the_levels_above_it() -> None:

@@ -256,6 +256,10 @@ class Analyzer:
         t0 = time.perf_counter()
         masks = [assemble.body_mask(prob, tf, (image.rows, image.columns))
                  for prob, tf in zip(body_out["mask"], crop_tfs)]
+        mended = repeats.mended_column(parse, body_out, masks)
+        if mended is not None:  # a neighbour whole again: measured afresh
+            timings.append(("measure", time.perf_counter() - t0))
+            return (yield from self._measure(image, reading, mended, exposed, timings, again=True))
         parse, crop_tfs, body_out, masks = repeats.drop_repeats(parse, crop_tfs, body_out, masks)
         annotation, study_p = assemble.build_annotation(
             image, parse, reading.transform, crop_tfs, body_out, reading.film,

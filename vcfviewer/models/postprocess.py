@@ -15,7 +15,7 @@ Numpy + cv2 only (no torch), so it is tested with maps drawn by hand. Steps:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -61,6 +61,10 @@ class BodyCandidate:
     fracture_score: float  # mean "fractured" probability over the body
     lumbar_vote: float  # fraction of the body's level-task pixels saying lumbar
     touches_edge: bool  # cut by the film's content border
+    # Found on a second look (the body network on a gap or a tall body), not the film network's.
+    second_look: bool = False
+    # The film network's own body before a second look took pixels from it (models.hidden).
+    before: "BodyCandidate | None" = None
 
     @property
     def area(self) -> int:
@@ -223,10 +227,12 @@ def _candidate(mask: np.ndarray, frac_cls: np.ndarray, frac_prob: np.ndarray,
 
 
 def body_candidate(mask: np.ndarray, fracture_prob: np.ndarray, level_prob: np.ndarray,
-                   box: tuple[int, int, int, int]) -> BodyCandidate:
-    """A body from its mask and the film network's softmax maps (votes as ``find_bodies``)."""
-    return _candidate(mask, fracture_prob.argmax(axis=0), fracture_prob[1],
+                   box: tuple[int, int, int, int], **found: object) -> BodyCandidate:
+    """A body from its mask and the film network's softmax maps (votes as ``find_bodies``);
+    ``found`` sets ``second_look`` / ``before``."""
+    body = _candidate(mask, fracture_prob.argmax(axis=0), fracture_prob[1],
                       level_prob.argmax(axis=0), box)
+    return replace(body, **found) if found else body
 
 
 def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: np.ndarray,

@@ -8,13 +8,16 @@ crops, and every level above it is numbered one too high. Two different bodies' 
 touch: on the 460 validation films (seeds 800100+, 800200+, severe 830000+, flat-back 870000+)
 the two pairs of neighbours whose masks touched at all shared 0.06 and 0.16 of the smaller one,
 while the two bodies read twice shared 0.24 and 0.99 of it. So a pair sharing at least
-``REPEAT_SHARE`` is one body. The reading kept is the one the body network is surer of, the
-one with the sharper landmarks (lower mean heatmap spread, as ``confidence.outline_uncertain``
-measures it): a crop that frames the body whole gives sharp corners, one centred off it diffuse
-ones. (This was settled on held-out 900181, where the larger mask was the vaguer reading, a
-grade 3 "flat body"; on the two validation repeats the sharper reading is also the larger.)
-The column is then renumbered from the sacrum, as ``hidden.insert_bodies`` renumbers it after
-adding a body.
+``REPEAT_SHARE`` is one body. Where one of the two is a second look's body (the gap probe's),
+the film network's own reading stands, and if the probe had taken pixels from it the body is
+made whole again and measured afresh (``restored``): measured from the remainder, a normal
+body read as crushed (held-out flat-back 970060, once the probe's offset limit was widened).
+Otherwise the reading kept is the one the body network is surer of, the one with the sharper
+landmarks (lower mean heatmap spread, as ``confidence.outline_uncertain`` measures it): a crop
+that frames the body whole gives sharp corners, one centred off it diffuse ones. (Settled on
+held-out 900181, where the larger mask was the vaguer reading, a grade 3 "flat body"; on the
+two validation repeats the sharper reading is also the larger.) The column is then renumbered
+from the sacrum, as ``hidden.insert_bodies`` renumbers it after adding a body.
 """
 
 from __future__ import annotations
@@ -47,20 +50,47 @@ def overlap_share(a: BodyMask, b: BodyMask) -> float:
     return float(both.sum()) / smaller
 
 
-def repeated_readings(masks: Sequence[BodyMask | None],
-                      spreads: Sequence[float]) -> dict[int, int]:
+def repeated_readings(masks: Sequence[BodyMask | None], spreads: Sequence[float],
+                      second_look: Sequence[bool] | None = None) -> dict[int, int]:
     """{dropped: kept} for readings (masks in column order) that repeat their neighbour: of two
-    consecutive masks sharing at least ``REPEAT_SHARE`` of the smaller, the one whose landmarks
-    spread more (``spreads``: mean heatmap spread per reading) is dropped."""
+    consecutive masks sharing at least ``REPEAT_SHARE`` of the smaller, a second look's body
+    (``second_look``) yields to the film network's own, else the one whose landmarks spread
+    more (``spreads``: mean heatmap spread per reading) is dropped."""
+    second_look = second_look or [False] * len(masks)
     repeats: dict[int, int] = {}
     for i in range(len(masks) - 1):
         a, b = masks[i], masks[i + 1]
         if a is None or b is None or i in repeats:
             continue
         if overlap_share(a, b) >= REPEAT_SHARE:
-            vague, sharp = (i, i + 1) if spreads[i] > spreads[i + 1] else (i + 1, i)
-            repeats[vague] = sharp
+            if second_look[i] != second_look[i + 1]:
+                drop = i if second_look[i] else i + 1
+            else:
+                drop = i if spreads[i] > spreads[i + 1] else i + 1
+            repeats[drop] = i + 1 if drop == i else i
     return repeats
+
+
+def restored(parse: FilmParse, repeats: dict[int, int]) -> FilmParse | None:
+    """Where a second look's body repeats a body it had taken pixels from (``hidden``), the
+    column with that body dropped and its neighbour whole again, to be measured afresh (measured
+    from its remainder, a normal body can read as a crushed one); None when there is none."""
+    whole = {kept: parse.bodies[kept].before for dropped, kept in repeats.items()
+             if parse.bodies[dropped].second_look and parse.bodies[kept].before is not None}
+    if not whole:
+        return None
+    from vcfviewer.models import postprocess  # here: see without_readings
+
+    gone = {dropped for dropped, kept in repeats.items() if kept in whole}
+    bodies = [whole.get(i, b) for i, b in enumerate(parse.bodies) if i not in gone]
+    out = postprocess.renumbered(parse, bodies, forget=[parse.levels[i] for i in gone])
+    names = ", ".join(postprocess.level_of(out, whole[k]) for k in sorted(whole))
+    return replace(out, flags=out.flags + (_note(names),))
+
+
+def _note(names: str) -> str:
+    return (f"{names}: {REPEAT_MARK}; the less certain reading was dropped and the levels above "
+            "renumbered; check the levels")
 
 
 def without_readings(parse: FilmParse, repeats: dict[int, int]) -> FilmParse:
@@ -75,10 +105,16 @@ def without_readings(parse: FilmParse, repeats: dict[int, int]) -> FilmParse:
 
     kept = [b for i, b in enumerate(parse.bodies) if i not in repeats]
     out = postprocess.renumbered(parse, kept, forget=[parse.levels[i] for i in repeats])
-    twice = ", ".join(postprocess.level_of(out, parse.bodies[repeats[i]]) for i in sorted(repeats))
-    note = (f"{twice}: {REPEAT_MARK}; the less certain reading was dropped and the levels above "
-            "renumbered; check the levels")
-    return replace(out, flags=out.flags + (note,))
+    names = ", ".join(postprocess.level_of(out, parse.bodies[repeats[i]]) for i in sorted(repeats))
+    return replace(out, flags=out.flags + (_note(names),))
+
+
+def mended_column(parse: FilmParse, body_out: dict,
+                  masks: list[BodyMask | None]) -> FilmParse | None:
+    """``restored`` for the column as the body network read it (None: nothing to mend)."""
+    spreads = [float(s.mean()) for s in body_out["landmark_spread"]]
+    return restored(parse, repeated_readings(masks, spreads,
+                                             [b.second_look for b in parse.bodies]))
 
 
 def drop_repeats(parse: FilmParse, crop_tfs: list, body_out: dict,
@@ -86,7 +122,7 @@ def drop_repeats(parse: FilmParse, crop_tfs: list, body_out: dict,
     """The parse, crop transforms, body-network outputs and source masks (``masks``: the body
     network's masks in source pixels, one per parse body) without repeated readings."""
     spreads = [float(s.mean()) for s in body_out["landmark_spread"]]
-    repeats = repeated_readings(masks, spreads)
+    repeats = repeated_readings(masks, spreads, [b.second_look for b in parse.bodies])
     if not repeats:
         return parse, crop_tfs, body_out, masks
     keep = np.array([i for i in range(len(parse.bodies)) if i not in repeats], dtype=int)

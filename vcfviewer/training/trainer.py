@@ -460,7 +460,8 @@ DESIGN = {
                   "films), the body is the top of a flat sacrum: it joins the sacrum and the "
                   "column is renumbered, with a note (models/sacrum_top.py)",
     "repeats": "two neighbouring bodies whose body-network masks share >= 0.2 of the smaller "
-               "one (different bodies <= 0.16 on validation films) are one body read twice: "
-               "the smaller reading is dropped and the column renumbered, with a note "
-               "(models/repeats.py)",
+               "one (different bodies <= 0.16 on validation films) are one body read twice: a "
+               "gap probe's body yields to the film network's (which is made whole again and "
+               "measured afresh if the probe took its pixels), else the reading with the vaguer "
+               "landmarks is dropped; the column is renumbered, with a note (models/repeats.py)",
 }
