@@ -11,14 +11,16 @@ def film_box(rows: slice, size: int = 128) -> np.ndarray:
     return mask
 
 
-def film_body(rows: slice, **found: object):
-    """A body over ``rows``, every pixel 'normal body' (``found``: second_look / before)."""
+def film_body(rows: slice, second_look: bool = False, before=None):
+    """A body over ``rows``, every pixel 'normal body' (``second_look`` / ``before`` as
+    ``BodyCandidate`` says)."""
     frac = np.zeros((4, 128, 128), np.float32)
     frac[2] = 1.0
-    return body_candidate(film_box(rows), frac, frac.copy(), (0, 0, 128, 128), **found)
+    return body_candidate(film_box(rows), frac, frac.copy(), (0, 0, 128, 128), second_look,
+                          before)
 
 
-def film_column(rows: list, **kwargs: object) -> FilmParse:
+def film_column(rows: list) -> FilmParse:
     """Bodies over ``rows`` (slices, or bodies already made) above a sacrum (rows 95-107),
     numbered from the sacrum."""
     bodies = [r if not isinstance(r, slice) else film_body(r) for r in rows]

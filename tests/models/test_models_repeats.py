@@ -99,7 +99,7 @@ def test_a_note_about_the_dropped_reading_goes_with_it() -> None:
     assert out.flags[-1].startswith("L5: one body read twice")
 
 
-def test_drop_repeats_keeps_the_network_outputs_in_step_with_thefilm_column() -> None:
+def test_drop_repeats_keeps_the_network_outputs_in_step_with_the_column() -> None:
     parse = film_column([slice(6, 18), slice(21, 33), slice(28, 33), slice(36, 48)])
     body_out = {"landmarks": np.arange(4 * 6 * 2, dtype=float).reshape(4, 6, 2),
                 "landmark_spread": np.array([[8.0] * 6, [8.0] * 6, [20.0] * 6, [8.0] * 6]),

@@ -256,11 +256,13 @@ class Analyzer:
         t0 = time.perf_counter()
         masks = [assemble.body_mask(prob, tf, (image.rows, image.columns))
                  for prob, tf in zip(body_out["mask"], crop_tfs)]
-        mended = repeats.mended_column(parse, body_out, masks)
+        found = repeats.repeats_in(parse, body_out, masks)
+        mended = repeats.restored(parse, found)
         if mended is not None:  # a neighbour whole again: measured afresh
             timings.append(("measure", time.perf_counter() - t0))
             return (yield from self._measure(image, reading, mended, exposed, timings, again=True))
-        parse, crop_tfs, body_out, masks = repeats.drop_repeats(parse, crop_tfs, body_out, masks)
+        parse, crop_tfs, body_out, masks = repeats.drop_repeats(parse, crop_tfs, body_out, masks,
+                                                                found)
         annotation, study_p = assemble.build_annotation(
             image, parse, reading.transform, crop_tfs, body_out, reading.film,
             self.threshold, self.card, software_version=__version__, field=exposed, masks=masks)

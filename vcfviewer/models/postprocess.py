@@ -227,12 +227,13 @@ def _candidate(mask: np.ndarray, frac_cls: np.ndarray, frac_prob: np.ndarray,
 
 
 def body_candidate(mask: np.ndarray, fracture_prob: np.ndarray, level_prob: np.ndarray,
-                   box: tuple[int, int, int, int], **found: object) -> BodyCandidate:
+                   box: tuple[int, int, int, int], second_look: bool = False,
+                   before: BodyCandidate | None = None) -> BodyCandidate:
     """A body from its mask and the film network's softmax maps (votes as ``find_bodies``);
-    ``found`` sets ``second_look`` / ``before``."""
+    ``second_look`` and ``before`` as ``BodyCandidate`` says."""
     body = _candidate(mask, fracture_prob.argmax(axis=0), fracture_prob[1],
                       level_prob.argmax(axis=0), box)
-    return replace(body, **found) if found else body
+    return replace(body, second_look=second_look, before=before)
 
 
 def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: np.ndarray,

@@ -109,20 +109,20 @@ def without_readings(parse: FilmParse, repeats: dict[int, int]) -> FilmParse:
     return replace(out, flags=out.flags + (_note(names),))
 
 
-def mended_column(parse: FilmParse, body_out: dict,
-                  masks: list[BodyMask | None]) -> FilmParse | None:
-    """``restored`` for the column as the body network read it (None: nothing to mend)."""
+def repeats_in(parse: FilmParse, body_out: dict,
+               masks: list[BodyMask | None]) -> dict[int, int]:
+    """``repeated_readings`` for the column as the body network read it."""
     spreads = [float(s.mean()) for s in body_out["landmark_spread"]]
-    return restored(parse, repeated_readings(masks, spreads,
-                                             [b.second_look for b in parse.bodies]))
+    return repeated_readings(masks, spreads, [b.second_look for b in parse.bodies])
 
 
 def drop_repeats(parse: FilmParse, crop_tfs: list, body_out: dict,
-                 masks: list[BodyMask | None]) -> tuple[FilmParse, list, dict, list]:
+                 masks: list[BodyMask | None], repeats: dict[int, int] | None = None
+                 ) -> tuple[FilmParse, list, dict, list]:
     """The parse, crop transforms, body-network outputs and source masks (``masks``: the body
-    network's masks in source pixels, one per parse body) without repeated readings."""
-    spreads = [float(s.mean()) for s in body_out["landmark_spread"]]
-    repeats = repeated_readings(masks, spreads, [b.second_look for b in parse.bodies])
+    network's masks in source pixels, one per parse body) without repeated readings
+    (``repeats``, else found here with ``repeats_in``)."""
+    repeats = repeats_in(parse, body_out, masks) if repeats is None else repeats
     if not repeats:
         return parse, crop_tfs, body_out, masks
     keep = np.array([i for i in range(len(parse.bodies)) if i not in repeats], dtype=int)
