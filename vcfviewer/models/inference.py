@@ -18,7 +18,7 @@ from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.levels import SACRUM
 from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.models import (assemble, field, hidden, merged, postprocess, preprocess,
-                              repeats, ribs)
+                              repeats, ribs, tiles)
 from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
 from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, RibNet, landmark_spread
 from vcfviewer.models.registry import ModelCard
@@ -307,8 +307,10 @@ class Analyzer:
             films, transform = self._exposure_pass(unit, flip, timings, (1.0, *EXPOSURE_GAMMAS))
         else:
             films += self._exposure_pass(unit, False, timings, EXPOSURE_GAMMAS)[0]
-        parse = self._parse(films, transform, timings)
+        closer = self._closer_look(unit, flip, transform, timings)
+        parse = self._parse(films, transform, timings, closer)
         t0 = time.perf_counter()
+        parse = tiles.confirmed(unit, parse, transform, self.card.input, self.run_bodies)
         parse = hidden.add_hidden_bodies(unit, parse, transform,
                                          (films[0].fracture, films[0].level), self.card.input,
                                          self.run_bodies)
@@ -327,15 +329,40 @@ class Analyzer:
         timings.append(("network", time.perf_counter() - t0))
         return films, transform
 
+    def _closer_look(self, unit: np.ndarray, flip: bool, film: preprocess.FilmTransform,
+                     timings: list) -> list[list[postprocess.BodyCandidate]]:
+        """Bodies the film network finds on overlapping halves of the film (``models.tiles``),
+        on the whole film's input grid; one list a tile."""
+        spans = tiles.tile_rows(*unit.shape)
+        if not spans:
+            return []
+        t0 = time.perf_counter()
+        size = int(self.card.input["film_size"])
+        gammas = (1.0, *EXPOSURE_GAMMAS)
+        prepared = [preprocess.prepare_film_exposures(unit[top:bottom], size, gammas, flip=flip)
+                    for top, bottom in spans]
+        timings.append(("preprocess", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        outs = self.run_film_exposures(np.concatenate([x for x, _ in prepared]))
+        timings.append(("network", time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        found = [tiles.bodies_from_tile((o.fracture, o.level, o.centre), tf, span, film)
+                 for k, ((_, tf), span) in enumerate(zip(prepared, spans))
+                 for o in outs[k * len(gammas):(k + 1) * len(gammas)]]
+        timings.append(("postprocess", time.perf_counter() - t0))
+        return found
+
     @staticmethod
     def _parse(films: list[FilmOutput], transform: preprocess.FilmTransform,
-               timings: list) -> postprocess.FilmParse:
+               timings: list, closer: list[list[postprocess.BodyCandidate]] = ()
+               ) -> postprocess.FilmParse:
         t0 = time.perf_counter()
         # Edge bodies are kept here and judged by their landmarks (assemble._drop_cut).
         film = films[0]
         parse = postprocess.parse_film(film.fracture, film.level, film.centre,
                                        transform.content_box, drop_cut=False,
-                                       exposures=[(f.fracture, f.level, f.centre) for f in films[1:]])
+                                       exposures=[(f.fracture, f.level, f.centre) for f in films[1:]],
+                                       closer=closer)
         timings.append(("postprocess", time.perf_counter() - t0))
         return parse
 

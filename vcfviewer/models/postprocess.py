@@ -65,6 +65,8 @@ class BodyCandidate:
     second_look: bool = False
     # The film network's own body before a second look took pixels from it (models.hidden).
     before: "BodyCandidate | None" = None
+    # Found only on a part of the film read closer (models.tiles), to be confirmed there.
+    closer: bool = False
 
     @property
     def area(self) -> int:
@@ -207,7 +209,7 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return labels == best
 
 
-def _touches(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+def touches_box(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     top, left, bottom, right = box
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
@@ -223,7 +225,7 @@ def _candidate(mask: np.ndarray, frac_cls: np.ndarray, frac_prob: np.ndarray,
     return BodyCandidate(mask=mask, centre=np.array([xs.mean(), ys.mean()]),
                          fracture_vote=float((frac_cls[mask] == 1).mean()),
                          fracture_score=float(frac_prob[mask].mean()),
-                         lumbar_vote=lumbar, touches_edge=_touches(mask, box))
+                         lumbar_vote=lumbar, touches_edge=touches_box(mask, box))
 
 
 def body_candidate(mask: np.ndarray, fracture_prob: np.ndarray, level_prob: np.ndarray,
@@ -398,21 +400,42 @@ def _names(ordered: list[BodyCandidate], has_sacrum: bool, flags: list[str]) -> 
 
 def parse_film(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: np.ndarray,
                content_box: tuple[int, int, int, int], drop_cut: bool = True,
-               exposures: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] = ()) -> FilmParse:
+               exposures: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),
+               closer: Sequence[list[BodyCandidate]] = ()) -> FilmParse:
     """Film-network maps → ordered, numbered bodies plus study flags.
 
     ``exposures`` are the (fracture, level, centre) maps of the same film seen at other
     exposures (same grid); the bodies they find next to the column, where these maps found
-    none, join it (``add_from_exposures``)."""
+    none, join it (``add_from_exposures``). ``closer`` are bodies found on parts of the film
+    read closer (``models.tiles``), already on this grid; they join the same way, but only
+    between the column's highest and lowest bodies (``within_column``)."""
     bodies, sacrum = find_bodies(fracture_prob, level_prob, centre_heat, content_box)
-    if exposures:
+    if exposures or closer:
         found = [find_bodies(f, lvl, c, content_box) for f, lvl, c in exposures]
         joined = add_from_exposures(bodies, [b for b, _ in found])
+        if closer:
+            joined = add_from_exposures(joined, [within_column(c, joined) for c in closer])
         if sacrum is None:
             sacrum = next((s for _, s in found if s is not None), None)
         sacrum = _without_bodies(sacrum, joined[len(bodies):])
         bodies = joined
     return number_levels(drop_off_axis(bodies), sacrum, drop_cut)
+
+
+def within_column(candidates: list[BodyCandidate],
+                  column: list[BodyCandidate]) -> list[BodyCandidate]:
+    """The candidates between the column's highest and lowest bodies, where one may fill a gap.
+
+    At the column's ends the question is not whether a body is there but whether it belongs:
+    below the lowest body lies the sacrum, whose top segment a part of the film read without the
+    pelvis around it takes for one more body (validation 830036, 830159: an "L6", a shifted
+    column), and above the highest the field's edge decides whether a body is in the findings
+    (held out, 831022 and 831038 gained a top body the truth leaves out; model card). The whole
+    film, which sees the pelvis and the field, settles both ends."""
+    if not column:
+        return []
+    ys = [float(b.centre[1]) for b in column]
+    return [b for b in candidates if min(ys) <= b.centre[1] <= max(ys)]
 
 
 def drop_off_axis(bodies: list[BodyCandidate],
