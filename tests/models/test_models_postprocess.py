@@ -4,34 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from models_filmmaps import bodies_at, box_mask, film_maps, hide_body
+
 from vcfviewer.models.postprocess import (MIN_SOLIDITY, BodyCandidate, column_angles, find_bodies,
                                           find_peaks, gap_notes, merge_stacked, number_levels,
                                           parse_film, solidity, peak_axis, split_instances)
-
-
-def _maps(n_bodies: int, fractured: tuple[int, ...] = (), lumbar_from: int = 0, gap: int = 3,
-          sacrum: bool = True, size: int = 128):
-    frac = np.zeros((4, size, size), np.float32)
-    frac[0] = 1.0
-    level = np.zeros_like(frac)
-    level[0] = 1.0
-    centre = np.zeros((size, size), np.float32)
-    y = 6
-    for i in range(n_bodies):
-        rows, cols = slice(y, y + 12), slice(50, 66)
-        cls = 1 if i in fractured else 2
-        frac[:, rows, cols] = 0
-        frac[cls, rows, cols] = 1.0
-        level[:, rows, cols] = 0
-        level[2 if i >= lumbar_from else 1, rows, cols] = 1.0
-        centre[y + 6, 58] = 1.0
-        y += 12 + gap
-    if sacrum:
-        frac[:, y:y + 14, 45:75] = 0
-        frac[3, y:y + 14, 45:75] = 1.0
-        level[:, y:y + 14, 45:75] = 0
-        level[3, y:y + 14, 45:75] = 1.0
-    return frac, level, centre
 
 
 def _paint(maps: np.ndarray, rows: slice, cols: slice, cls: int) -> None:
@@ -41,7 +18,7 @@ def _paint(maps: np.ndarray, rows: slice, cols: slice, cls: int) -> None:
 
 
 def test_numbering_from_sacrum_and_fracture_vote() -> None:
-    frac, level, centre = _maps(6, fractured=(3,), lumbar_from=1)
+    frac, level, centre = film_maps(6, fractured=(3,), lumbar_from=1)
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5")
     assert [b.fracture_vote for b in parse.bodies] == [0, 0, 0, 1.0, 0, 0]
@@ -49,50 +26,50 @@ def test_numbering_from_sacrum_and_fracture_vote() -> None:
 
 
 def test_touching_bodies_are_split_by_centre_peaks() -> None:
-    frac, level, centre = _maps(5, gap=0)  # no disc gap: one blob holding five centres
+    frac, level, centre = film_maps(5, gap=0)  # no disc gap: one blob holding five centres
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert len(parse.bodies) == 5
     assert all(150 <= b.area <= 250 for b in parse.bodies)
 
 
 def test_lumbar_count_other_than_five_is_flagged_not_forced() -> None:
-    frac, level, centre = _maps(6, lumbar_from=2)  # four lumbar-looking bodies
+    frac, level, centre = film_maps(6, lumbar_from=2)  # four lumbar-looking bodies
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert parse.levels[-1] == "L5" and parse.levels[0] == "T12"
     assert any("lumbar count 4" in f for f in parse.flags)
 
 
 def test_a_film_starting_below_l1_is_not_flagged_for_four_lumbar_bodies() -> None:
-    frac, level, centre = _maps(4, lumbar_from=0)  # L2-L5 above the sacrum, all lumbar-looking
+    frac, level, centre = film_maps(4, lumbar_from=0)  # L2-L5 above the sacrum, all lumbar-looking
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert parse.levels == ("L2", "L3", "L4", "L5") and parse.flags == ()
     # The same film whose level task calls the top body thoracic disagrees with the numbering.
-    frac, level, centre = _maps(4, lumbar_from=1)
+    frac, level, centre = film_maps(4, lumbar_from=1)
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert any("lumbar count 3, expected 4" in f for f in parse.flags)
 
 
 def test_without_sacrum_numbering_uses_the_thoracolumbar_junction() -> None:
-    frac, level, centre = _maps(4, lumbar_from=1, sacrum=False)
+    frac, level, centre = film_maps(4, lumbar_from=1, sacrum=False)
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert parse.levels == ("T12", "L1", "L2", "L3")
     assert any("sacrum not found" in f for f in parse.flags)
 
 
 def test_body_cut_at_film_edge_is_dropped() -> None:
-    frac, level, centre = _maps(5)
+    frac, level, centre = film_maps(5)
     frac[:, :12] = 0  # the film starts at row 12: the top body (rows 6-17) keeps half its area
     frac[0, :12] = 1.0
     parse = parse_film(frac, level, centre, (12, 0, 128, 128))
     assert len(parse.bodies) == 4 and any("cut at the film edge" in f for f in parse.flags)
     # A whole body merely touching the border is kept.
-    frac, level, centre = _maps(5)
+    frac, level, centre = film_maps(5)
     parse = parse_film(frac, level, centre, (6, 0, 128, 128))
     assert len(parse.bodies) == 5 and parse.flags == ()
 
 
 def test_a_crushed_body_fused_with_its_neighbour_is_split_at_its_weak_peak() -> None:
-    frac, level, centre = _maps(6, gap=3)
+    frac, level, centre = film_maps(6, gap=3)
     # Bodies 2 (crushed: rows 36-41) and 3 (rows 51-62) fuse through rows 42-50; the crushed
     # body's centre peak is weak (0.25, under the 0.3 every other peak must reach).
     frac[:, 36:51, 50:66] = 0
@@ -103,7 +80,7 @@ def test_a_crushed_body_fused_with_its_neighbour_is_split_at_its_weak_peak() -> 
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert len(parse.bodies) == 6
     # The same weak maximum inside a body of ordinary size is a doubled peak, not a body.
-    frac, level, centre = _maps(6, gap=3)
+    frac, level, centre = film_maps(6, gap=3)
     centre[10, 58] = 0.25
     assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 6
 
@@ -112,7 +89,7 @@ def test_a_vertebra_plana_fused_with_its_neighbour_is_found_at_a_faint_peak() ->
     # Body 2 is crushed flat (rows 47-50, 4 px) and fused with body 3 (rows 51-62): one
     # component of 16 x 16 = 256 px, 1.33x a typical body (12 x 16 = 192), with the flat body's
     # centre peak at 0.09 (as measured on simulated films), 9 px above body 3's peak at row 57.
-    frac, level, centre = _maps(6, gap=3)
+    frac, level, centre = film_maps(6, gap=3)
     _paint(frac, slice(36, 47), slice(50, 66), 0)
     _paint(frac, slice(47, 51), slice(50, 66), 2)
     centre[42, 58] = 0.0
@@ -124,26 +101,17 @@ def test_a_vertebra_plana_fused_with_its_neighbour_is_found_at_a_faint_peak() ->
     assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 5
 
 
-def _hide_top_body(frac, level, centre):
-    """The same maps with the top body (rows 6-17) lost, as in an under-exposed upper field."""
-    frac, level, centre = frac.copy(), level.copy(), centre.copy()
-    frac[:, 6:18] = 0
-    frac[0, 6:18] = 1.0
-    centre[6:18] = 0.0
-    return frac, level, centre
-
-
 def test_a_body_another_exposure_shows_joins_the_column() -> None:
-    shown = _maps(6, lumbar_from=1)
-    hidden = _hide_top_body(*shown)
+    shown = film_maps(6, lumbar_from=1)
+    hidden = hide_body(*shown)
     assert len(parse_film(*hidden, (0, 0, 128, 128)).bodies) == 5
     parse = parse_film(*hidden, (0, 0, 128, 128), exposures=[shown])
     assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5") and parse.flags == ()
 
 
 def test_another_exposure_adds_no_ragged_blob_and_nothing_far_from_the_column() -> None:
-    shown = _maps(6, lumbar_from=1)
-    hidden = _hide_top_body(*shown)
+    shown = film_maps(6, lumbar_from=1)
+    hidden = hide_body(*shown)
     ragged = tuple(m.copy() for m in shown)
     ragged[0][:, 6:18, 50:66] = 0
     ragged[0][0, 6:18, 50:66] = 1.0
@@ -164,7 +132,7 @@ def test_another_exposure_adds_no_ragged_blob_and_nothing_far_from_the_column() 
 
 def test_a_body_found_inside_the_sacrum_takes_its_pixels() -> None:
     # This exposure read the last body and the sacrum as one sacrum; another separates them.
-    shown = _maps(5, lumbar_from=0)
+    shown = film_maps(5, lumbar_from=0)
     merged = tuple(m.copy() for m in shown)
     merged[0][:, 66:81, 50:66] = 0
     merged[0][3, 66:81, 50:66] = 1.0  # the fifth body (rows 66-77) and its disc read as sacrum
@@ -176,7 +144,7 @@ def test_a_body_found_inside_the_sacrum_takes_its_pixels() -> None:
 
 
 def test_a_body_with_two_maxima_side_by_side_stays_one_body() -> None:
-    frac, level, centre = _maps(5, gap=3)
+    frac, level, centre = film_maps(5, gap=3)
     # Body 2 (rows 36-47) shows two maxima 11 px apart across it (a tilted or crushed body):
     # farther apart than the peak rule merges, but the component is one body's area.
     centre[42, 58] = 0.0
@@ -218,7 +186,7 @@ def test_peak_axis_is_the_principal_direction_of_the_centres() -> None:
 
 
 def test_two_peaks_inside_one_body_do_not_split_it() -> None:
-    frac, level, centre = _maps(5, gap=3)
+    frac, level, centre = film_maps(5, gap=3)
     centre[8, 58] = 0.9  # a second maximum 4 px from the first body's centre (bodies 15 apart)
     parse = parse_film(frac, level, centre, (0, 0, 128, 128))
     assert len(parse.bodies) == 5
@@ -246,17 +214,11 @@ def test_number_levels_empty() -> None:
     assert parse.bodies == () and parse.levels == ()
 
 
-def _box(rows: slice, cols: slice, size: int = 128) -> np.ndarray:
-    mask = np.zeros((size, size), bool)
-    mask[rows, cols] = True
-    return mask
-
-
 def test_merge_stacked_joins_the_two_halves_of_one_body() -> None:
     # Bodies 15 px apart along the column; the third is split left/right (same height).
-    masks = [_box(slice(y, y + 12), slice(50, 66)) for y in (6, 21)]
-    masks += [_box(slice(36, 48), slice(50, 58)), _box(slice(36, 48), slice(58, 66))]
-    masks += [_box(slice(y, y + 12), slice(50, 66)) for y in (51, 66)]
+    masks = [box_mask(slice(y, y + 12), slice(50, 66)) for y in (6, 21)]
+    masks += [box_mask(slice(36, 48), slice(50, 58)), box_mask(slice(36, 48), slice(58, 66))]
+    masks += [box_mask(slice(y, y + 12), slice(50, 66)) for y in (51, 66)]
     merged = merge_stacked(masks)
     assert len(merged) == 5
     assert merged[2].sum() == 12 * 16  # both halves, one body
@@ -265,39 +227,32 @@ def test_merge_stacked_joins_the_two_halves_of_one_body() -> None:
 def test_merge_stacked_keeps_a_crushed_body_between_its_neighbours() -> None:
     # A grade 3 body (5 px tall) between normal ones: 11.5 px from each neighbour's centre along
     # the column, against a typical spacing of 15: well above the 0.45 cut, so it stays.
-    masks = [_box(slice(y, y + 12), slice(50, 66)) for y in (6, 21)]
-    masks += [_box(slice(36, 41), slice(50, 66))]
-    masks += [_box(slice(y, y + 12), slice(50, 66)) for y in (44, 59)]
+    masks = [box_mask(slice(y, y + 12), slice(50, 66)) for y in (6, 21)]
+    masks += [box_mask(slice(36, 41), slice(50, 66))]
+    masks += [box_mask(slice(y, y + 12), slice(50, 66)) for y in (44, 59)]
     assert len(merge_stacked(masks)) == 5
-
-
-def _at(ys: list[float]) -> list[BodyCandidate]:
-    """Bodies at these rows of one vertical column (only their centres matter here)."""
-    return [BodyCandidate(mask=_box(slice(int(y), int(y) + 2), slice(50, 52)),
-                          centre=np.array([50.0, y]), fracture_vote=0.0, fracture_score=0.0,
-                          lumbar_vote=1.0, touches_edge=False) for y in ys]
 
 
 def test_a_gap_much_wider_than_the_spacing_around_it_is_named() -> None:
     names = ["T12", "L1", "L2", "L3", "L4", "L5"]
     # Gaps 20, 20, 30, 20, 20: the L2-L3 gap against the median of 20, 20, 20, 20 is 1.5x.
-    notes = gap_notes(_at([0, 20, 40, 70, 90, 110]), names)
+    notes = gap_notes(bodies_at([0, 20, 40, 70, 90, 110]), names)
     assert len(notes) == 1 and notes[0].startswith("gap between L2 and L3 is 1.5x")
     # 26 / 20 = 1.3x, under the 1.4 factor; and three bodies are too few to judge.
-    assert gap_notes(_at([0, 20, 40, 66, 86, 106]), names) == []
-    assert gap_notes(_at([0, 20, 60]), names[:3]) == []
+    assert gap_notes(bodies_at([0, 20, 40, 66, 86, 106]), names) == []
+    assert gap_notes(bodies_at([0, 20, 60]), names[:3]) == []
 
 
 def test_gaps_are_judged_against_their_neighbours_not_the_whole_column() -> None:
     # Small thoracic bodies (six gaps of 10) above large lumbar ones (three of 20): 20 is twice
     # the whole column's median, but the first lumbar gap against 10, 10, 20, 20 is 1.33x.
     ys = [0, 10, 20, 30, 40, 50, 60, 80, 100, 120]
-    assert gap_notes(_at(ys), [f"B{i}" for i in range(len(ys))]) == []
+    assert gap_notes(bodies_at(ys), [f"B{i}" for i in range(len(ys))]) == []
 
 
 def test_numbering_names_a_wide_gap_in_the_study_notes() -> None:
-    sacrum = _box(slice(124, 128), slice(40, 60))
-    parse = number_levels(_at([0, 20, 40, 70, 90, 110]), sacrum)
+    sacrum = box_mask(slice(124, 128), slice(40, 60))
+    parse = number_levels(bodies_at([0, 20, 40, 70, 90, 110]), sacrum)
     assert parse.levels == ("T12", "L1", "L2", "L3", "L4", "L5")  # the numbering is left alone
     assert any(f.startswith("gap between L2 and L3") for f in parse.flags)
 
@@ -306,7 +261,7 @@ def _placed(points: list[tuple[float, float]], side: int = 10) -> list[BodyCandi
     """Bodies of side x side pixels centred at these (x, y) points (area side², size = side)."""
     out = []
     for x, y in points:
-        mask = _box(slice(int(y) - side // 2, int(y) + side // 2),
+        mask = box_mask(slice(int(y) - side // 2, int(y) + side // 2),
                     slice(int(x) - side // 2, int(x) + side // 2), size=256)
         out.append(BodyCandidate(mask=mask, centre=np.array([x, y]), fracture_vote=0.0,
                                  fracture_score=0.0, lumbar_vote=1.0, touches_edge=False))
@@ -344,7 +299,7 @@ def test_a_blob_off_the_column_axis_is_not_numbered() -> None:
 def test_numbering_skips_a_blob_beside_the_column(monkeypatch) -> None:
     from vcfviewer.models import postprocess
 
-    frac, level, centre = _maps(6, lumbar_from=1)
+    frac, level, centre = film_maps(6, lumbar_from=1)
     # A body-shaped blob beside the column, level with the disc between the 3rd and 4th bodies.
     # 28 px from the column's axis: near enough not to count as isolated (2.5 x 13.9 px), too
     # far off the chord (1.4 x 13.9 = 19.4 px) to be a vertebra.

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from models_filmcolumn import film_body, film_column
-from test_models_postprocess import _at, _hide_top_body, _maps
+from models_filmmaps import bodies_at, film_maps, hide_body
 
 from vcfviewer.models.postprocess import find_bodies, parse_film, within_column
 from vcfviewer.models.preprocess import letterbox
@@ -72,18 +72,9 @@ def test_a_tile_body_lands_on_the_film_grid_and_one_cut_by_the_tile_is_left_out(
     assert len(bodies_from_tile(maps, tile, (80, 200), film)) == 2
 
 
-def _hide_body(frac, level, centre, rows: slice):
-    """The same maps with one body lost (background over ``rows``), its centre peak with it."""
-    frac, level, centre = frac.copy(), level.copy(), centre.copy()
-    frac[:, rows] = 0
-    frac[0, rows] = 1.0
-    centre[rows] = 0.0
-    return frac, level, centre
-
-
 def test_a_body_a_tile_shows_fills_a_gap_where_the_film_shows_none() -> None:
-    shown = _maps(6, lumbar_from=1)  # bodies on rows 6-17, 21-32, 36-47, ... (centres 12, 27, 42)
-    hidden = _hide_body(*shown, slice(36, 48))
+    shown = film_maps(6, lumbar_from=1)  # bodies on rows 6-17, 21-32, 36-47, ... (centres 12, 27, 42)
+    hidden = hide_body(*shown, slice(36, 48))
     # Numbered from the sacrum, every body above the lost one is named one level too low.
     assert parse_film(*hidden, (0, 0, 128, 128)).levels == ("L1", "L2", "L3", "L4", "L5")
     middle = [b for b in find_bodies(*shown, (0, 0, 128, 128))[0] if 36 <= b.centre[1] <= 48]
@@ -95,20 +86,20 @@ def test_a_body_a_tile_shows_fills_a_gap_where_the_film_shows_none() -> None:
 
 
 def test_a_tile_adds_nothing_beyond_the_column_s_ends() -> None:
-    column = _at([10, 25, 40])
-    kept = within_column(_at([5, 30, 40, 55]), column)
+    column = bodies_at([10, 25, 40])
+    kept = within_column(bodies_at([5, 30, 40, 55]), column)
     # In a gap (30) or level with an end body (40) a tile's body may join; above the top (5)
     # the field's edge decides, below the lowest (55) lies the sacrum.
     assert [float(b.centre[1]) for b in kept] == [30.0, 40.0]
-    assert within_column(_at([5]), []) == []
+    assert within_column(bodies_at([5]), []) == []
     # The lower tile reads the sacrum's top segment as a body: the column keeps its L5 last.
-    shown = _maps(6, lumbar_from=1)
+    shown = film_maps(6, lumbar_from=1)
     below = [b for b in find_bodies(*shown, (0, 0, 128, 128))[0] if b.centre[1] > 80]
-    hidden = _maps(5, lumbar_from=0, gap=3)
+    hidden = film_maps(5, lumbar_from=0, gap=3)
     assert len(parse_film(*hidden, (0, 0, 128, 128), closer=[below]).bodies) == 5
     # Nor does the top body an under-exposed film lost come back from a tile.
     top = [b for b in find_bodies(*shown, (0, 0, 128, 128))[0] if b.centre[1] < 18]
-    assert len(parse_film(*_hide_top_body(*shown), (0, 0, 128, 128), closer=[top]).bodies) == 5
+    assert len(parse_film(*hide_body(*shown), (0, 0, 128, 128), closer=[top]).bodies) == 5
 
 
 def _fake_body_network(spread: float):
