@@ -148,3 +148,19 @@ def test_the_shipped_model_reads_a_missed_crushed_body_on_a_closer_look() -> Non
     assert list(found) == truth
     assert int(found["L3"].grade) == 3
     assert not any("flattened body the film network missed" in f for f in ann.flags)
+
+
+def test_the_closer_look_reads_each_half_once_at_each_exposure(monkeypatch) -> None:
+    """Two halves at three exposures are six film-network images in one batch, with no mirror
+    images (they changed no column on 2000 simulated films and doubled the cost)."""
+    from vcfviewer.models.inference import EXPOSURE_GAMMAS, Analyzer
+
+    analyzer = Analyzer("vcf-lateral", device="cpu")
+    batches = []
+    run = analyzer.run_films
+    monkeypatch.setattr(analyzer, "run_films", lambda x: batches.append(len(x)) or run(x))
+    unit = np.random.default_rng(0).random((400, 200)).astype(np.float32)
+    _, film = letterbox(unit, 256)
+    found = analyzer._closer_look(unit, False, film, [])
+    assert batches == [2 * (1 + len(EXPOSURE_GAMMAS))] == [6]
+    assert len(found) == 6

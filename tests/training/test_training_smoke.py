@@ -70,3 +70,13 @@ def test_an_edge_band_rate_outside_0_to_1_is_refused(tmp_path: Path,
     assert main(args) == 2
     assert "--edge-band-rate is a share of body crops" in capsys.readouterr().out
     assert not (tmp_path / "w").exists()  # refused before anything was made
+
+
+def test_a_trained_card_describes_the_shipped_pipeline() -> None:
+    """The design a training run writes into its card is the shipped card's: every stage the
+    analyser runs (the gap probe, the closer look, ...) is described in a retrained model too."""
+    from vcfviewer.training.ribs import RIB_DESIGN
+    from vcfviewer.training.trainer import DESIGN
+
+    shipped = json.loads((Path(__file__).parents[2] / "models" / "vcf-lateral.json").read_text())
+    assert shipped["design"] == {**DESIGN, "rib_network": RIB_DESIGN}

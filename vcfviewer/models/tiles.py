@@ -10,7 +10,9 @@ touches a tile's inner cut is left to the other tile, which holds it whole (the 
 by more than a body's height). The rest are mapped onto the whole film's input grid and join
 the column only where it has no body yet (``postprocess.add_from_exposures``, as the other
 exposures' bodies do), and only between its highest and lowest bodies, in its gaps
-(``postprocess.within_column``).
+(``postprocess.within_column``). Each tile is read once at each exposure, without the mirror
+image the whole film is averaged with: the mirror changed no column on 2000 simulated films
+and doubled the closer look's cost.
 
 A body only a tile saw must then be drawn with a certain outline by the body network
 (``confirmed``: the outline check's own limits, ``confidence.outline_uncertain``). On the 460

@@ -431,6 +431,23 @@ DESIGN = {
     "exposures": "the film network also reads the film at gamma 0.3 and 2.5 (re-windowed for "
                  "an under- and an over-exposed field); compact bodies those views show next to "
                  "the column join it",
+    "hidden_bodies": "the body network also reads a typical body's crop at the "
+                     "midpoint of every gap between consecutive bodies and 0.8 of the "
+                     "end gap beyond each end; a small (mask <= 0.75 of a typical "
+                     "body), whole (each height >= 0.15 of the crop side), sharp "
+                     "(landmark spread <= 28 crop px), centred (within 0.15 of the "
+                     "crop side) reading joins the column as a flattened body, takes "
+                     "back the pixels a neighbour had swallowed, and is named in a "
+                     "model note (models/hidden.py)",
+    "closer_look": "models/tiles.py: the film network also reads two overlapping "
+                   "halves of the film (rows 0-60 % and 40-100 %, 1.7x larger on a "
+                   "2:1 film; not read where a half is enlarged < 1.2x) at the same "
+                   "three exposures, without mirror images; a half's bodies not cut "
+                   "by its inner edge are mapped onto the whole film's grid and join "
+                   "the column only between its highest and lowest bodies (the ends "
+                   "are the field edge's and the sacrum's question), and only if the "
+                   "body network draws them with a certain outline (IoU >= 0.75, "
+                   "mean spread <= 11)",
     "cut_bodies": "a body whose landmarks lie within 0.1 % of the longer side of the exposed "
                   "field's edge (collimator bands found from the pixels), whose mask comes "
                   "within 1.5 crop cells of it, or whose landmark nearest it (within 15 % of "
