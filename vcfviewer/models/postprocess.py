@@ -218,11 +218,10 @@ def touches_box(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
 
 def _candidate(mask: np.ndarray, frac_cls: np.ndarray, frac_prob: np.ndarray,
                level_cls: np.ndarray, box: tuple[int, int, int, int]) -> BodyCandidate:
-    ys, xs = np.nonzero(mask)
     lv_pixels = level_cls[mask]
     labelled = np.isin(lv_pixels, (1, 2))
     lumbar = float((lv_pixels == 2).sum() / max(1, labelled.sum()))
-    return BodyCandidate(mask=mask, centre=np.array([xs.mean(), ys.mean()]),
+    return BodyCandidate(mask=mask, centre=mask_centre(mask),
                          fracture_vote=float((frac_cls[mask] == 1).mean()),
                          fracture_score=float(frac_prob[mask].mean()),
                          lumbar_vote=lumbar, touches_edge=touches_box(mask, box))
@@ -270,7 +269,7 @@ def merge_stacked(masks: list[np.ndarray], fraction: float = SAME_BODY_SPACING) 
     """
     if len(masks) < 3:
         return masks
-    centres = np.array([_centre(m) for m in masks])
+    centres = np.array([mask_centre(m) for m in masks])
     order = np.argsort(centres[:, 1])
     masks, centres = [masks[i] for i in order], centres[order]
     angles = column_angles(centres)
@@ -286,7 +285,8 @@ def merge_stacked(masks: list[np.ndarray], fraction: float = SAME_BODY_SPACING) 
     return out
 
 
-def _centre(mask: np.ndarray) -> np.ndarray:
+def mask_centre(mask: np.ndarray) -> np.ndarray:
+    """[x, y] centre of mass of a boolean mask."""
     ys, xs = np.nonzero(mask)
     return np.array([xs.mean(), ys.mean()])
 

@@ -31,8 +31,8 @@ import numpy as np
 from vcfviewer.core.annotation import VertebraFinding
 from vcfviewer.models import assemble
 from vcfviewer.models.confidence import outline_uncertain
-from vcfviewer.models.postprocess import (BodyCandidate, FilmParse, find_bodies, renumbered,
-                                          touches_box)
+from vcfviewer.models.postprocess import (BodyCandidate, FilmParse, find_bodies, mask_centre,
+                                          renumbered, touches_box)
 from vcfviewer.models.preprocess import FilmTransform
 
 # Row spans of the tiles as fractions of the film's height (the column runs along the rows of a
@@ -88,8 +88,7 @@ def bodies_from_tile(maps: tuple[np.ndarray, np.ndarray, np.ndarray], tile: Film
                                 flags=cv2.INTER_LINEAR) >= 0.5
         if warped.sum() < 8:
             continue
-        ys, xs = np.nonzero(warped)
-        out.append(replace(body, mask=warped, centre=np.array([xs.mean(), ys.mean()]),
+        out.append(replace(body, mask=warped, centre=mask_centre(warped),
                            touches_edge=touches_box(warped, film.content_box), closer=True))
     return out
 
