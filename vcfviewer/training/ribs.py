@@ -28,7 +28,7 @@ HOLD_OUT_EVERY = 10  # films whose seed is a multiple of this are held out to sc
 RIB_DESIGN = ("encoder-only classifier (widths 16..96, stride-2 stem, 3x3 pooled bottleneck) on a "
               "96 px crop per body behind its posterior wall, 3 body depths wide, in the body's "
               "own anterior-posterior / superior-inferior frame: P(the body carries a rib). A "
-              "body numbered T12 from the sacrum with logit < -8, under a body > 0.5 (if any) "
+              "body numbered T12 from the sacrum with logit < -6, under a body > 0.5 (if any) "
               "and above an L1 < 0.05, makes the column an L6 one (models/ribs.py)")
 
 
