@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vcfviewer.models.ribs import L1_RIBLESS, RIB_ABOVE, RIB_ABSENT_LOGIT
+
 # The network's shape as the model card states it (``models.inference.build_rib_net`` reads it);
 # kept as plain data so the simulator workers that import this module need no torch.
 RIB_INPUT = {"rib_size": 96, "rib_widths": [16, 24, 32, 64, 96], "rib_stem_stride": 2}
@@ -25,11 +27,14 @@ JITTER = 0.03  # landmark noise, share of the body's depth
 JUNCTION = ("T11", "T12", "L1", "L2", "L6")
 JUNCTION_WEIGHT = 3.0
 HOLD_OUT_EVERY = 10  # films whose seed is a multiple of this are held out to score the fit
+# The L6 rule's limits are written from the constants that apply them, so a limit read again
+# (as for 1.4.0) cannot leave the card's design text behind.
 RIB_DESIGN = ("encoder-only classifier (widths 16..96, stride-2 stem, 3x3 pooled bottleneck) on a "
               "96 px crop per body behind its posterior wall, 3 body depths wide, in the body's "
               "own anterior-posterior / superior-inferior frame: P(the body carries a rib). A "
-              "body numbered T12 from the sacrum with logit < -6, under a body > 0.5 (if any) "
-              "and above an L1 < 0.05, makes the column an L6 one (models/ribs.py)")
+              f"body numbered T12 from the sacrum with logit < {RIB_ABSENT_LOGIT:g}, under a body "
+              f"> {RIB_ABOVE:g} (if any) and above an L1 < {L1_RIBLESS:g}, makes the column an L6 "
+              "one (models/ribs.py)")
 
 
 @dataclass(frozen=True)
