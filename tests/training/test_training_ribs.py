@@ -52,7 +52,8 @@ def test_ribs_join_a_model_and_fine_tuning_keeps_them(tmp_path: Path,
     before = load_file(str(weights))
     monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
     assert main(["train", "--ribs", "tiny", "--rib-films", "10", "--rib-steps", "2",
-                 "--workers", "1", "--threads", "1", "--version", "0.2.0", "--quiet"]) == 0
+                 "--workers", "1", "--threads", "1", "--version", "0.2.0", "--quiet",
+                 "--grade-weights", "0", "0", "1"]) == 0
     after = load_file(str(weights))
     assert all(np.array_equal(before[k], after[k]) for k in before)
     assert any(k.startswith("rib.") for k in after)
@@ -60,6 +61,9 @@ def test_ribs_join_a_model_and_fine_tuning_keeps_them(tmp_path: Path,
     assert card["version"] == "0.2.0" and card["input"]["rib_size"] == 96
     record = card["training"]["rib_network"]
     assert record["films"] == 10 and record["steps"] == 2 and record["held_out"]["crops"] > 0
+    # The case mix asked for is the rib films' own, and the card says so.
+    assert record["case_mix"] == {"grade_weights": [0.0, 0.0, 1.0]}
+    assert record["transitional_rate"] == 0.15
     assert Analyzer("tiny", device="cpu").rib_net is not None
     # A fine-tuning run from it (--init) carries the rib network into its own weights.
     from vcfviewer.training.trainer import TrainConfig, Trainer
@@ -93,3 +97,21 @@ def test_a_ct_model_gets_no_rib_network(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
     with pytest.raises(ValueError, match="not CT planes"):
         training_ribs.add_rib_net("tinyct", films=10, steps=1, workers=1, threads=1)
+
+
+def test_the_case_mix_reaches_the_rib_films(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tiny_model(tmp_path)
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
+    seen = {}
+
+    def collect(seeds, workers, transitional_rate, case_mix, say=None):
+        seen.update(transitional=transitional_rate, mix=case_mix)
+        raise ValueError("stop after simulating")
+
+    monkeypatch.setattr(training_ribs, "collect", collect)
+    mix = {"transitional_rate": 0.5, "grade_weights": (0.0, 0.0, 1.0)}
+    with pytest.raises(ValueError, match="stop after"):
+        training_ribs.add_rib_net("tiny", films=10, steps=1, workers=1, threads=1, case_mix=mix)
+    # The transitional rate named replaces the rib default; the rest goes to the simulator.
+    assert seen == {"transitional": 0.5, "mix": {"grade_weights": (0.0, 0.0, 1.0)}}
+    assert mix["transitional_rate"] == 0.5  # the caller's dict is left as it was

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "--rib-films full-resolution simulated films and add it to MODEL's weights")
     p.add_argument("--rib-films", type=int, default=1800, help="with --ribs: simulated films")
     p.add_argument("--rib-steps", type=int, default=4000, help="with --ribs: training steps")
-    case_mix.add_arguments(p, "training films only: ")
+    case_mix.add_arguments(p, "training (or --ribs) films only: ")
     p.add_argument("--edge-band-rate", type=float, default=0.0, metavar="P",
                    help="share of body crops given a flat field-edge band over one wall, the "
                    "true corners kept as targets (off by default: see the model card)")
@@ -116,7 +116,8 @@ def _fit_ribs(args: argparse.Namespace) -> None:
     try:
         record = add_rib_net(args.ribs, films=args.rib_films, steps=args.rib_steps,
                              seed=args.seed, workers=args.workers, threads=args.threads,
-                             version=args.version, say=None if args.quiet else stderr_say)
+                             version=args.version, case_mix=case_mix.chosen(args),
+                             say=None if args.quiet else stderr_say)
     except (WeightsError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
     levels = ", ".join(f"{lv} {v['accuracy']:.3f}" for lv, v in record["held_out"]["per_level"].items())

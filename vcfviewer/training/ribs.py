@@ -27,6 +27,8 @@ JITTER = 0.03  # landmark noise, share of the body's depth
 JUNCTION = ("T11", "T12", "L1", "L2", "L6")
 JUNCTION_WEIGHT = 3.0
 HOLD_OUT_EVERY = 10  # films whose seed is a multiple of this are held out to score the fit
+# L6 films are rare (0.04 naturally) but they are what the rib check is for.
+RIB_TRANSITIONAL_RATE = 0.15
 # The L6 rule's limits are written from the constants that apply them, so a limit read again
 # (as for 1.4.0) cannot leave the card's design text behind.
 RIB_DESIGN = ("encoder-only classifier (widths 16..96, stride-2 stem, 3x3 pooled bottleneck) on a "
@@ -77,7 +79,7 @@ def film_examples(job: tuple[int, float, tuple]) -> RibExamples:
                        np.full(len(levels), seed))
 
 
-def collect(seeds: list[int], workers: int = 2, transitional_rate: float = 0.15,
+def collect(seeds: list[int], workers: int = 2, transitional_rate: float = RIB_TRANSITIONAL_RATE,
             case_mix: dict | None = None, say: Callable[[str], None] | None = None) -> RibExamples:
     """Simulate ``seeds`` in ``workers`` processes and keep only their body crops."""
     from vcfviewer.training.corpus import run_in_workers
@@ -164,10 +166,14 @@ def held_out_accuracy(net, examples: RibExamples, held: np.ndarray) -> dict:
 
 def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int = 2,
                 workers: int = 2, threads: int = 2, version: str | None = None,
-                say: Callable[[str], None] | None = None) -> dict:
+                case_mix: dict | None = None, say: Callable[[str], None] | None = None) -> dict:
     """Train a rib network on ``films`` simulated films and write it into ``model_id``'s
     weights file beside its film and body networks (those stay bit-identical); the card gains
-    the rib network's input spec and a training record. Returns that record."""
+    the rib network's input spec and a training record. Returns that record.
+
+    ``case_mix`` overrides simulator options of the rib films (``SynthOptions`` fields, e.g.
+    more grade 3 crushes: a crushed T12 must still read as rib-bearing); the transitional rate
+    is ``RIB_TRANSITIONAL_RATE`` unless it names one."""
     import torch
     from safetensors.torch import save_file
 
@@ -181,7 +187,9 @@ def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int =
     torch.set_num_threads(max(1, threads))
     start = time.monotonic()
     seeds = rib_seeds(seed, films)
-    examples = collect(seeds, workers, say=say)
+    mix = dict(case_mix or {})
+    transitional = float(mix.pop("transitional_rate", RIB_TRANSITIONAL_RATE))
+    examples = collect(seeds, workers, transitional, mix, say=say)
     sim_minutes = (time.monotonic() - start) / 60
     net, held_out = fit_rib_net(examples, steps=steps, seed=seed, say=say)
     state = {k: v for k, v in load_state(path).items() if not k.startswith("rib.")}
@@ -190,9 +198,11 @@ def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int =
         save_file(state, str(tmp), metadata={"model_id": card.id,
                                              "version": version or card.version})
     record = {"films": films, "seeds": [seeds[0], len(seeds)], "spacing_mm": "0.1-0.2 (full)",
-              "transitional_rate": 0.15, "crops": int(len(examples.crops)), "steps": steps,
+              "transitional_rate": transitional, "crops": int(len(examples.crops)), "steps": steps,
               "held_out": held_out, "simulation_minutes": round(sim_minutes, 1),
               "total_minutes": round((time.monotonic() - start) / 60, 1)}
+    if mix:
+        record["case_mix"] = {k: list(v) if isinstance(v, tuple) else v for k, v in mix.items()}
     data = load_card(model_id).to_json()
     data["input"] = {**data["input"], **RIB_INPUT}
     data["sha256"] = sha256_file(path)
