@@ -115,3 +115,40 @@ def test_the_case_mix_reaches_the_rib_films(tmp_path: Path, monkeypatch: pytest.
     # The transitional rate named replaces the rib default; the rest goes to the simulator.
     assert seen == {"transitional": 0.5, "mix": {"grade_weights": (0.0, 0.0, 1.0)}}
     assert mix["transitional_rate"] == 0.5  # the caller's dict is left as it was
+
+
+def test_a_joined_rib_network_keeps_the_models_own_beside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetensors.numpy import load_file
+
+    from vcfviewer.__main__ import main
+    from vcfviewer.models.inference import Analyzer
+
+    card_path = _tiny_model(tmp_path)
+    weights = tmp_path / "tiny.safetensors"
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
+    base = ["train", "--ribs", "tiny", "--rib-films", "10", "--rib-steps", "2", "--workers", "1",
+            "--threads", "1", "--quiet"]
+    assert main(base + ["--seed", "2"]) == 0
+    first = load_file(str(weights))
+    assert main(base + ["--rib-join", "--seed", "3"]) == 0
+    second = load_file(str(weights))
+    # The first network is member 0, tensor for tensor; the new one is member 1.
+    assert all(np.array_equal(second[k.replace("rib.", "rib.members.0.", 1)], v)
+               for k, v in first.items() if k.startswith("rib."))
+    assert any(k.startswith("rib.members.1.") for k in second)
+    assert all(np.array_equal(second[k], v) for k, v in first.items() if not k.startswith("rib."))
+    card = json.loads(card_path.read_text())
+    assert card["input"]["rib_members"] == 2
+    record = card["training"]["rib_network"]
+    assert [m["seeds"][0] for m in record["members"]] == [rib_seeds(2, 10)[0], rib_seeds(3, 10)[0]]
+    assert len(Analyzer("tiny", device="cpu").rib_net.members) == 2
+    # A third joins beside both; without --rib-join a new network replaces the ensemble.
+    assert main(base + ["--rib-join", "--seed", "4"]) == 0
+    third = load_file(str(weights))
+    assert all(np.array_equal(third[k], v) for k, v in second.items() if k.startswith("rib."))
+    assert len(json.loads(card_path.read_text())["training"]["rib_network"]["members"]) == 3
+    assert main(base) == 0
+    card = json.loads(card_path.read_text())
+    assert card["input"]["rib_members"] == 1 and "members" not in card["training"]["rib_network"]
+    assert Analyzer("tiny", device="cpu").rib_net is not None

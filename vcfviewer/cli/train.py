@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "--rib-films full-resolution simulated films and add it to MODEL's weights")
     p.add_argument("--rib-films", type=int, default=1800, help="with --ribs: simulated films")
     p.add_argument("--rib-steps", type=int, default=4000, help="with --ribs: training steps")
+    p.add_argument("--rib-join", action="store_true",
+                   help="with --ribs: add the new rib network beside the model's own (their "
+                   "logits averaged) instead of replacing it")
     case_mix.add_arguments(p, "training (or --ribs) films only: ")
     p.add_argument("--edge-band-rate", type=float, default=0.0, metavar="P",
                    help="share of body crops given a flat field-edge band over one wall, the "
@@ -116,10 +119,10 @@ def _fit_ribs(args: argparse.Namespace) -> None:
     try:
         record = add_rib_net(args.ribs, films=args.rib_films, steps=args.rib_steps,
                              seed=args.seed, workers=args.workers, threads=args.threads,
-                             version=args.version, case_mix=case_mix.chosen(args),
+                             version=args.version, case_mix=case_mix.chosen(args), join=args.rib_join,
                              say=None if args.quiet else stderr_say)
     except (WeightsError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
     levels = ", ".join(f"{lv} {v['accuracy']:.3f}" for lv, v in record["held_out"]["per_level"].items())
-    print(f"{args.ribs}: rib network added; held-out accuracy {record['held_out']['accuracy']} "
+    print(f"{args.ribs}: rib network {'joined' if args.rib_join else 'added'}; held-out accuracy {record['held_out']['accuracy']} "
           f"({levels})")

@@ -20,7 +20,8 @@ from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.models import (assemble, field, hidden, merged, postprocess, preprocess,
                               repeats, ribs, tiles)
 from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
-from vcfviewer.models.network import BodyNet, FilmNet, NetSpec, RibNet, landmark_spread
+from vcfviewer.models.network import (BodyNet, FilmNet, NetSpec, RibEnsemble, RibNet,
+                                      landmark_spread)
 from vcfviewer.models.registry import ModelCard
 from vcfviewer.models.weights import WeightsError, load_state, verified_weights
 
@@ -60,12 +61,15 @@ def build_networks(card_input: dict) -> tuple[FilmNet, BodyNet]:
     return film, body
 
 
-def build_rib_net(card_input: dict) -> RibNet | None:
-    """The rib network a card describes (``models.ribs``), or None for a model without one."""
+def build_rib_net(card_input: dict) -> RibNet | RibEnsemble | None:
+    """The rib network a card describes (``models.ribs``), or None for a model without one; with
+    ``rib_members`` > 1, that many networks read as one (``RibEnsemble``)."""
     if "rib_size" not in card_input:
         return None
-    return RibNet(NetSpec(int(card_input["rib_size"]), tuple(card_input["rib_widths"]),
-                          stem_stride=int(card_input.get("rib_stem_stride", 1))))
+    spec = NetSpec(int(card_input["rib_size"]), tuple(card_input["rib_widths"]),
+                   stem_stride=int(card_input.get("rib_stem_stride", 1)))
+    members = int(card_input.get("rib_members", 1))
+    return RibNet(spec) if members == 1 else RibEnsemble([RibNet(spec) for _ in range(members)])
 
 
 def split_state(state: dict) -> tuple[dict, dict]:
@@ -132,7 +136,7 @@ class Analyzer:
     @classmethod
     def from_networks(cls, card: ModelCard, film: FilmNet, body: BodyNet,
                       device: str = "cpu", threshold_preset: str = "balanced",
-                      rib: RibNet | None = None) -> "Analyzer":
+                      rib: RibNet | RibEnsemble | None = None) -> "Analyzer":
         """An analyser around networks in memory (training-time validation, tests)."""
         self = cls.__new__(cls)
         self.card, self.model_id, self.model_version = card, card.id, card.version

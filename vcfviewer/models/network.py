@@ -189,6 +189,19 @@ class RibNet(nn.Module):
         return self.head(F.adaptive_avg_pool2d(self.encoder(x)[-1], 3))[:, 0]
 
 
+class RibEnsemble(nn.Module):
+    """Rib networks trained apart (other films, another case mix) read as one: the mean of their
+    logits. Each errs on its own few bodies (one on crushed T12s, the other on some L1s of L6
+    columns); averaged, a body must look ribless to both to fall below the L6 rule's limit."""
+
+    def __init__(self, members: list[RibNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)
+
+
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     """Sub-pixel expected [x, y] (pixel units) of each channel's spatial softmax: (B, C, 2)."""
     b, c, h, w = logits.shape

@@ -5,7 +5,8 @@ that body is lumbar and the column is named one level off. Radiologists resolve 
 convention defines it: the last rib-bearing body is T12. The film network's thoracic/lumbar task
 cannot see a short twelfth rib at its 128 px resolution (model card, Ablations), so a small
 network looks at one crop per body behind its posterior wall, where the rib head and neck lie,
-at about 1.2 mm a pixel.
+at about 1.2 mm a pixel (since 1.5.0 two such networks, trained on different case mixes, read
+each crop and their logits are averaged: ``models.network.RibEnsemble``).
 
 It learned the simulator's ribs. On the four real films it calls some lumbar bodies rib-bearing
 (model card), which is the safe side: the rule below acts only on a confident "no rib", and a
@@ -57,14 +58,14 @@ def rib_crops(unit: np.ndarray, landmark_sets: list[np.ndarray],
 
 # Limits of the L6 reading, read on 460 validation films (model card, "The rib check's limit"):
 # the body numbered T12 from the sacrum shows no rib beyond doubt. Its logit is what separates.
-# With the 1.4.0 rib network the L1s of the eight L6 films there scored -5.0 to -12.4; the
-# lowest body numbered T12 that must not be renamed was a T12 cut by the film's top edge (-4.7,
-# its rib partly outside the field), and rightly numbered T12s stayed above -3.2. The limit
-# sits a logit and more below those, as 1.3.0's -8 sat below its lowest T12 (-6.9). The body
-# above it, where there is one, must look rib-bearing more likely than not, and the body
-# numbered L1 must look lumbar.
-RIB_ABSENT_LOGIT = -6.0
-RIB_ABSENT = float(1.0 / (1.0 + np.exp(-RIB_ABSENT_LOGIT)))  # 2.5e-3
+# With 1.5.0's two rib networks (their mean logit) the L1s of the L6 films there scored -5.1 to
+# -12.3 and rightly numbered T12s stayed above -1.8; the limit sits in the middle of that gap.
+# (1.4.0's single network had -5.0 against -3.1, and a crushed T12 read as ribless at -6.5 on
+# a held-out film, hence the second network, trained on more severe fractures.) The body above
+# it, where there is one, must look rib-bearing more likely than not, and the body numbered L1
+# must look lumbar.
+RIB_ABSENT_LOGIT = -3.5
+RIB_ABSENT = float(1.0 / (1.0 + np.exp(-RIB_ABSENT_LOGIT)))  # 0.029
 RIB_ABOVE = 0.5
 L1_RIBLESS = 0.05
 

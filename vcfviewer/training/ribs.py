@@ -1,7 +1,8 @@
 """Fitting the rib network (``models.ribs``) onto a model: ``vcfviewer train --ribs MODEL``.
 
 The rib network is independent of the film and body networks (its crops come from the final
-landmarks), so it is trained on its own, after them, and added to the model's weights file. Its
+landmarks), so it is trained on its own, after them, and added to the model's weights file (with
+``--rib-join`` beside the rib network the model has, the two read as one ensemble). Its
 films are simulated at full resolution (0.1-0.2 mm), as the analyser sees films: a short rib
 over the posterior elements is a fine structure. Landmarks are jittered (3 % of the body's depth)
 because at inference they come from the body network, not from the truth.
@@ -12,10 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vcfviewer.models.ribs import L1_RIBLESS, RIB_ABOVE, RIB_ABSENT_LOGIT
+
+if TYPE_CHECKING:  # the simulator workers import this module and need no card machinery
+    from vcfviewer.models.registry import ModelCard
 
 # The network's shape as the model card states it (``models.inference.build_rib_net`` reads it);
 # kept as plain data so the simulator workers that import this module need no torch.
@@ -36,7 +42,8 @@ RIB_DESIGN = ("encoder-only classifier (widths 16..96, stride-2 stem, 3x3 pooled
               "own anterior-posterior / superior-inferior frame: P(the body carries a rib). A "
               f"body numbered T12 from the sacrum with logit < {RIB_ABSENT_LOGIT:g}, under a body "
               f"> {RIB_ABOVE:g} (if any) and above an L1 < {L1_RIBLESS:g}, makes the column an L6 "
-              "one (models/ribs.py)")
+              "one (models/ribs.py). With rib_members > 1, that many such networks trained apart "
+              "(other films, another case mix) read as one: the mean of their logits")
 
 
 @dataclass(frozen=True)
@@ -164,22 +171,37 @@ def held_out_accuracy(net, examples: RibExamples, held: np.ndarray) -> dict:
             "crops": int(held.sum()), "per_level": per_level}
 
 
+def joined_rib_state(own: dict, own_members: int, new: dict) -> tuple[dict, int]:
+    """A model's rib network (``own``, prefix removed; ``own_members`` networks in it) with a
+    new one (``new``) added beside it: the state of the ``RibEnsemble`` holding both, and its
+    member count. A single network becomes member 0, keeping its tensors."""
+    members = own if own_members > 1 else {f"members.0.{k}": v for k, v in own.items()}
+    added = {f"members.{own_members}.{k}": v for k, v in new.items()}
+    return {**members, **added}, own_members + 1
+
+
+def joined_record(own: dict | None, record: dict) -> dict:
+    """The card's training record of an ensemble: every member's record, oldest first."""
+    earlier = (own.get("members", [own]) if own else [])
+    return {"members": [*earlier, record], "combined": "mean of the members' logits"}
+
+
 def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int = 2,
                 workers: int = 2, threads: int = 2, version: str | None = None,
-                case_mix: dict | None = None, say: Callable[[str], None] | None = None) -> dict:
+                case_mix: dict | None = None, join: bool = False,
+                say: Callable[[str], None] | None = None) -> dict:
     """Train a rib network on ``films`` simulated films and write it into ``model_id``'s
     weights file beside its film and body networks (those stay bit-identical); the card gains
-    the rib network's input spec and a training record. Returns that record.
+    the rib network's input spec and a training record. Returns the new network's record.
+    With ``join`` the new network is added beside the model's own rib network(s), read as one
+    ensemble (``models.network.RibEnsemble``), instead of replacing it.
 
     ``case_mix`` overrides simulator options of the rib films (``SynthOptions`` fields, e.g.
     more grade 3 crushes: a crushed T12 must still read as rib-bearing); the transitional rate
     is ``RIB_TRANSITIONAL_RATE`` unless it names one."""
     import torch
-    from safetensors.torch import save_file
 
-    from vcfviewer.io.atomic import atomic_path
-    from vcfviewer.models.registry import load_card, write_card
-    from vcfviewer.models.weights import load_state, sha256_file, verified_weights
+    from vcfviewer.models.weights import verified_weights
 
     card, path = verified_weights(model_id)
     if card.input.get("modality", "radiograph") != "radiograph":
@@ -192,22 +214,54 @@ def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int =
     examples = collect(seeds, workers, transitional, mix, say=say)
     sim_minutes = (time.monotonic() - start) / 60
     net, held_out = fit_rib_net(examples, steps=steps, seed=seed, say=say)
-    state = {k: v for k, v in load_state(path).items() if not k.startswith("rib.")}
-    state.update({f"rib.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()})
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"model_id": card.id,
-                                             "version": version or card.version})
+    members = _save_rib_net(path, card, net.state_dict(), join, version)
     record = {"films": films, "seeds": [seeds[0], len(seeds)], "spacing_mm": "0.1-0.2 (full)",
               "transitional_rate": transitional, "crops": int(len(examples.crops)), "steps": steps,
               "held_out": held_out, "simulation_minutes": round(sim_minutes, 1),
               "total_minutes": round((time.monotonic() - start) / 60, 1)}
     if mix:
         record["case_mix"] = {k: list(v) if isinstance(v, tuple) else v for k, v in mix.items()}
-    data = load_card(model_id).to_json()
-    data["input"] = {**data["input"], **RIB_INPUT}
+    _record_in_card(card, path, members, record, version)
+    return record
+
+
+def _save_rib_net(path: Path, card: ModelCard, net_state: dict, join: bool,
+                  version: str | None) -> int:
+    """Write the rib network into the weights file (replacing the model's own, or with ``join``
+    beside it); the film and body networks' tensors are copied untouched. Returns the member
+    count."""
+    from safetensors.torch import save_file
+
+    from vcfviewer.io.atomic import atomic_path
+    from vcfviewer.models.weights import load_state
+
+    full = load_state(path)
+    own = {k[len("rib."):]: v for k, v in full.items() if k.startswith("rib.")}
+    rib_state, members = net_state, 1
+    if join and own:
+        rib_state, members = joined_rib_state(own, int(card.input.get("rib_members", 1)),
+                                              net_state)
+    state = {k: v for k, v in full.items() if not k.startswith("rib.")}
+    state.update({f"rib.{k}": v.detach().cpu().contiguous() for k, v in rib_state.items()})
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"model_id": card.id,
+                                             "version": version or card.version})
+    return members
+
+
+def _record_in_card(card: ModelCard, path: Path, members: int, record: dict,
+                    version: str | None) -> None:
+    """The card gains the rib network's input spec, design, new sha256 and training record (an
+    ensemble's lists every member's)."""
+    from vcfviewer.models.registry import write_card
+    from vcfviewer.models.weights import sha256_file
+
+    data = card.to_json()
+    data["input"] = {**data["input"], **RIB_INPUT, "rib_members": members}
     data["sha256"] = sha256_file(path)
     data["version"] = version or data["version"]
-    data["training"] = {**data.get("training", {}), "rib_network": record}
+    training = data.get("training", {})
+    written = joined_record(training.get("rib_network"), record) if members > 1 else record
+    data["training"] = {**training, "rib_network": written}
     data["design"] = {**data.get("design", {}), "rib_network": RIB_DESIGN}
     write_card(data, card.path)
-    return record
