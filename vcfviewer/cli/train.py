@@ -119,10 +119,11 @@ def _fit_ribs(args: argparse.Namespace) -> None:
     try:
         record = add_rib_net(args.ribs, films=args.rib_films, steps=args.rib_steps,
                              seed=args.seed, workers=args.workers, threads=args.threads,
-                             version=args.version, case_mix=case_mix.chosen(args), join=args.rib_join,
-                             say=None if args.quiet else stderr_say)
+                             version=args.version, case_mix=case_mix.chosen(args),
+                             join=args.rib_join, say=None if args.quiet else stderr_say)
     except (WeightsError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
     levels = ", ".join(f"{lv} {v['accuracy']:.3f}" for lv, v in record["held_out"]["per_level"].items())
-    print(f"{args.ribs}: rib network {'joined' if args.rib_join else 'added'}; held-out accuracy {record['held_out']['accuracy']} "
+    how = "joined" if args.rib_join else "added"
+    print(f"{args.ribs}: rib network {how}; held-out accuracy {record['held_out']['accuracy']} "
           f"({levels})")

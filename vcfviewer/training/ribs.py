@@ -214,18 +214,18 @@ def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int =
     examples = collect(seeds, workers, transitional, mix, say=say)
     sim_minutes = (time.monotonic() - start) / 60
     net, held_out = fit_rib_net(examples, steps=steps, seed=seed, say=say)
-    members = _save_rib_net(path, card, net.state_dict(), join, version)
+    members = save_rib_net(path, card, net.state_dict(), join, version)
     record = {"films": films, "seeds": [seeds[0], len(seeds)], "spacing_mm": "0.1-0.2 (full)",
               "transitional_rate": transitional, "crops": int(len(examples.crops)), "steps": steps,
               "held_out": held_out, "simulation_minutes": round(sim_minutes, 1),
               "total_minutes": round((time.monotonic() - start) / 60, 1)}
     if mix:
         record["case_mix"] = {k: list(v) if isinstance(v, tuple) else v for k, v in mix.items()}
-    _record_in_card(card, path, members, record, version)
+    record_rib_net(card, path, members, record, version)
     return record
 
 
-def _save_rib_net(path: Path, card: ModelCard, net_state: dict, join: bool,
+def save_rib_net(path: Path, card: ModelCard, net_state: dict, join: bool,
                   version: str | None) -> int:
     """Write the rib network into the weights file (replacing the model's own, or with ``join``
     beside it); the film and body networks' tensors are copied untouched. Returns the member
@@ -249,7 +249,7 @@ def _save_rib_net(path: Path, card: ModelCard, net_state: dict, join: bool,
     return members
 
 
-def _record_in_card(card: ModelCard, path: Path, members: int, record: dict,
+def record_rib_net(card: ModelCard, path: Path, members: int, record: dict,
                     version: str | None) -> None:
     """The card gains the rib network's input spec, design, new sha256 and training record (an
     ensemble's lists every member's)."""
