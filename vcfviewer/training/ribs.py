@@ -182,7 +182,7 @@ def joined_rib_state(own: dict, own_members: int, new: dict) -> tuple[dict, int]
 
 def joined_record(own: dict | None, record: dict) -> dict:
     """The card's training record of an ensemble: every member's record, oldest first."""
-    earlier = (own.get("members", [own]) if own else [])
+    earlier = own.get("members", [own]) if own else []
     return {"members": [*earlier, record], "combined": "mean of the members' logits"}
 
 
@@ -220,7 +220,7 @@ def add_rib_net(model_id: str, films: int = 1800, steps: int = 4000, seed: int =
               "held_out": held_out, "simulation_minutes": round(sim_minutes, 1),
               "total_minutes": round((time.monotonic() - start) / 60, 1)}
     if mix:
-        record["case_mix"] = {k: list(v) if isinstance(v, tuple) else v for k, v in mix.items()}
+        record["case_mix"] = mix  # the card's JSON writes tuples as lists
     record_rib_net(card, path, members, record, version)
     return record
 
@@ -233,10 +233,11 @@ def save_rib_net(path: Path, card: ModelCard, net_state: dict, join: bool,
     from safetensors.torch import save_file
 
     from vcfviewer.io.atomic import atomic_path
+    from vcfviewer.models.inference import prefixed
     from vcfviewer.models.weights import load_state
 
     full = load_state(path)
-    own = {k[len("rib."):]: v for k, v in full.items() if k.startswith("rib.")}
+    own = prefixed(full, "rib.")
     rib_state, members = net_state, 1
     if join and own:
         rib_state, members = joined_rib_state(own, int(card.input.get("rib_members", 1)),
