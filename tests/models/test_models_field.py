@@ -41,6 +41,41 @@ def test_a_tilted_black_shutter_band_is_found_with_its_edge() -> None:
         assert field.depth(np.array([[edge - 5, y]]))[0] <= 0
 
 
+def test_a_black_shutter_beside_saturated_air_is_found_where_anatomy_meets_it() -> None:
+    # Along most of the left side saturated (black) air lies beyond the shutter's edge, so the
+    # flat run goes on past it; only the lowest sixth of the side shows anatomy at the edge.
+    img = _left_band(_film(), depth=100, tilt=0.0, value=0.0)
+    y, x = np.mgrid[0:ROWS, 0:COLS]
+    img[(y < 1000) & (x < 260 + 60 * np.sin(y / 75.0))] = 0.0
+    field = exposed_field(img)
+    assert field.depth(np.array([[120, 1100]]))[0] == pytest.approx(20, abs=2.0)
+    assert field.depth(np.array([[95, 1100]]))[0] <= 0
+
+
+def test_saturated_air_along_a_border_that_anatomy_also_reaches_is_no_band() -> None:
+    # Saturated air hugging the top border, its wavy lower boundary a few pixels deep at the
+    # troughs (which line up), while anatomy reaches the border over a fifth of the side: the
+    # troughs' envelope is not a shutter's edge.
+    img = _film()
+    y, x = np.mgrid[0:ROWS, 0:COLS]
+    img[(x < 720) & (y < 3 + 30 * np.abs(np.sin(x / 50.0)))] = 0.0
+    field = exposed_field(img)
+    for col in (314, 800):  # in a trough of the air, and where anatomy reaches the border
+        assert field.depth(np.array([[col, 12]]))[0] == pytest.approx(12, abs=1.5)
+    assert field.depth(np.array([[300, 120]]))[0] > 100
+
+
+def test_the_band_edge_is_placed_to_within_a_pixel_on_a_full_size_film() -> None:
+    # The simulator's truth margin is 3 px, so an edge drawn a working-grid cell (~2.3 px on a
+    # 2400-row film) too far out decides cut bodies wrongly.
+    rng = np.random.default_rng(3)
+    img = (500 + rng.normal(0, 25, (2400, 1800))).astype(np.float32)
+    img[:, :300] = 4095.0  # a lead collimator's light band, edge at x = 300
+    field = exposed_field(img)
+    for inside in (6, 20, 60):
+        assert field.depth(np.array([[300 + inside, 1200]]))[0] == pytest.approx(inside, abs=1.0)
+
+
 def test_text_burned_into_a_light_band_does_not_break_it() -> None:
     img = _film()
     img[:80] = 1000.0  # lead collimator along the top
@@ -94,12 +129,12 @@ def _landmarks_moved(f: VertebraFinding, dx: float) -> VertebraFinding:
 
 
 def test_a_mask_stopping_within_a_crop_cell_of_the_band_marks_the_body_cut() -> None:
-    # The body network's mask of a cut body stops about one crop cell short of the band, with
-    # its landmarks drawn further inside: the landmark test alone keeps such a body.
+    # The body network's mask of a cut body stops up to about a crop cell short of the band,
+    # with its landmarks drawn further inside: the landmark test alone keeps such a body.
     img = _left_band(_film(), depth=150, tilt=0.0, value=0.0)
     field = exposed_field(img)
     cell = 4.0  # source px per crop cell on a full-size film
-    near = _landmarks_moved(_finding("L3", 150 + cell, 600), 10.0)  # mask 1 cell from the edge
+    near = _landmarks_moved(_finding("L3", 150 + 0.5 * cell, 600), 10.0)  # mask half a cell off
     clear = _finding("L2", 150 + 3 * MASK_EDGE_CELLS * cell, 400)  # three times the reach away
     sharp = CutEvidence(cell, np.full(6, 3.0))
     kept, cut = _drop_cut([clear, near], img.shape, field, [sharp, sharp])

@@ -183,3 +183,21 @@ def test_cement_goes_into_a_fractured_body() -> None:
     others = (study.label_map > 0) & ~body
     # very bright: cement outshines every other body
     assert study.radiograph.pixels[body].mean() > study.radiograph.pixels[others].mean()
+
+
+def test_the_exposed_field_is_where_the_band_is_not(studies: list) -> None:
+    # Collimator and shutter bands are painted with one value (black, or a light grey for
+    # lead), burned-in text aside; the exposed field is their complement, in the image's
+    # orientation (facing right mirrors it with the anatomy).
+    banded = 0
+    for study in studies:
+        exposed, pixels = study.exposed, study.radiograph.pixels
+        assert exposed.shape == pixels.shape and exposed.dtype == bool
+        if not exposed.all():
+            banded += 1
+            values, counts = np.unique(pixels[~exposed], return_counts=True)
+            band = values[np.argmax(counts)]
+            assert counts.max() >= 0.8 * counts.sum() and (band == 0 or band >= 0.8 * 4095)
+            assert (pixels[exposed] == band).mean() < 0.5
+            assert exposed[pixels.shape[0] // 2, pixels.shape[1] // 2]
+    assert banded >= 1  # the fixture's films include a collimated one

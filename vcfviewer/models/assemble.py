@@ -35,9 +35,11 @@ EDGE_MARGIN_FRACTION = 0.001  # ~ the 3 px truth rule; 0.0005-0.003 equally good
 # before the exposed field existed, kept because the CT model's figures were measured with it).
 BORDER_MARGIN_FRACTION = 0.005
 # The body network draws masks on its crop grid (about 4 source pixels a cell on a full-size
-# film) and its mask of a cut body stops short of the field's edge by about a cell. A mask that
-# comes this close (in crop cells) to the edge marks the body as running out of the field.
-MASK_EDGE_CELLS = 1.5
+# film) and its mask of a cut body stops short of the field's edge by up to about a cell. A mask
+# that comes this close (in crop cells) to the edge marks the body as running out of the field.
+# (1.5 while the estimated band edge sat a working-grid cell too far out; 1.0 read best of
+# 0.75-1.5 on the validation films once it did not: model card, Ablations.)
+MASK_EDGE_CELLS = 1.0
 # A corner the body network cannot see (cut off by the edge) spreads its heatmap over the crop
 # instead of peaking: on the validation films, the landmark nearest the edge spread >= 15 crop
 # cells on cut bodies near the edge and <= 8.4 on whole ones. Trusted only near the edge (within

@@ -26,6 +26,10 @@ FLAT_SPREAD = 2e-3  # local std, as a share of the 1-99 % intensity range, below
 MIN_STRAIGHT_SHARE = 0.35  # of a side's profile that must follow one line for it to be a band
 LINE_TOLERANCE = 3.0  # cells: a collimator edge is sharp; a ragged saturated border is not
 MAX_TILT = 0.09  # slope of the band's edge (about 5 degrees): collimators are near-square to the film
+ENVELOPE_TOLERANCE = 1.0  # cells: where a band's edge shows, it is exact
+MIN_ENVELOPE_SHARE = 0.06  # of a side that must show the edge when the rest is hidden by saturation
+MAX_INSIDE_SHARE = 0.02  # of a side allowed non-flat pixels inside such a band (noise, a mark)
+MIN_ENVELOPE_DEPTH = 6.0  # cells: such a band must be deeper than the line tolerance, twice over
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,29 @@ def band_depth(flat: np.ndarray) -> np.ndarray | None:
     A collimator or shutter border is straight (it may be tilted by a degree or two), so the
     depth at which the first non-flat pixel appears is a line along the side. Saturated lung or
     air is flat too but ragged, and burned-in text on a band interrupts it locally: both are
-    outliers of the line fit, and a side whose profile is not mostly a line has no band.
+    outliers of the line fit, and a side whose profile is not mostly a line has no band; unless
+    the band's edge shows sharply where it meets unsaturated anatomy and nothing non-flat lies
+    beyond it (``_envelope_line``): a black shutter beside saturated air hides its edge there.
     """
     h, w = flat.shape
     cols = np.linspace(0, w - 1, min(w, 128)).astype(int)
     first = np.argmin(flat[:, cols], axis=0)  # first non-flat row (0 when the edge is exposed)
     first[flat[:, cols].all(axis=0)] = h
     x = cols.astype(np.float64)
+    line = _fitted_line(x, first.astype(np.float64))
+    if line is None:
+        line = _envelope_line(x, first.astype(np.float64), h)
+    if line is None:
+        return None
+    slope, offset = line
+    # The 3x3 spread window makes the band's last cell non-flat (it reaches across the edge),
+    # so the band ends a cell deeper than its first non-flat cell: without this the edge sat
+    # 2-4 source pixels too far out, as much as the simulator's 3 px truth margin.
+    return slope * np.arange(w, dtype=np.float64) + offset + 1.0
+
+
+def _fitted_line(x: np.ndarray, first: np.ndarray) -> tuple[float, float] | None:
+    """(slope, offset) of the line most of the side's profile follows, or None."""
     line = np.full_like(x, float(np.median(first)))
     tol = LINE_TOLERANCE
     for _ in range(3):
@@ -84,7 +104,42 @@ def band_depth(flat: np.ndarray) -> np.ndarray | None:
     slope, offset = np.polyfit(x[inliers], first[inliers], 1)
     if inliers.mean() < MIN_STRAIGHT_SHARE or abs(slope) > MAX_TILT or line.mean() < 1.0:
         return None
-    return slope * np.arange(w, dtype=np.float64) + offset
+    return float(slope), float(offset)
+
+
+def _envelope_line(x: np.ndarray, first: np.ndarray, h: int) -> tuple[float, float] | None:
+    """(slope, offset) of a band edge seen only in places, or None.
+
+    Where a black shutter meets saturated air the flat run goes on past the band's edge, so
+    the profile follows the edge only where anatomy meets it. Such a line must be exact there
+    (``ENVELOPE_TOLERANCE``) for at least ``MIN_ENVELOPE_SHARE`` of the side, and (almost)
+    nothing non-flat may lie between it and the border: the band is the lower envelope of the
+    profile; anatomy reaching the border anywhere rules it out. Candidate lines run through every
+    pair of profile points.
+    """
+    n = len(x)
+    usable = np.flatnonzero((first > 0) & (first < h))
+    i, j = np.triu_indices(len(usable), k=1)
+    i, j = usable[i], usable[j]
+    slope = (first[j] - first[i]) / (x[j] - x[i])
+    keep = np.abs(slope) <= MAX_TILT
+    i, slope = i[keep], slope[keep]
+    if not len(i):
+        return None
+    offset = first[i] - slope * x[i]
+    resid = first[None, :] - (slope[:, None] * x[None, :] + offset[:, None])
+    exact = (np.abs(resid) <= ENVELOPE_TOLERANCE).sum(axis=1)
+    inside = ((resid < -LINE_TOLERANCE) | (first == 0)[None, :]).sum(axis=1)
+    good = (exact >= MIN_ENVELOPE_SHARE * n) & (inside <= MAX_INSIDE_SHARE * n)
+    if not good.any():
+        return None
+    k = np.flatnonzero(good)[np.argmax(exact[good])]
+    on = np.abs(resid[k]) <= LINE_TOLERANCE
+    s, o = np.polyfit(x[on], first[on], 1)
+    # A thin flat strip along the border is saturation, not a shutter seen only in places.
+    if abs(s) > MAX_TILT or np.polyval((s, o), x).mean() < MIN_ENVELOPE_DEPTH:
+        return None
+    return float(s), float(o)
 
 
 def collimated(grid: np.ndarray) -> np.ndarray:

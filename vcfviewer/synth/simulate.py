@@ -51,6 +51,9 @@ class SyntheticStudy:
     # Pixels of bodies the truth leaves out (cut by the field edge): neither body nor background,
     # so training ignores them instead of teaching the network that a visible body is background.
     ignore: np.ndarray | None = None
+    # The exposed field (bool, True where the X-rays reached): False under collimator and shutter
+    # bands. The truth behind the model's exposed-field estimate (``benchmarks/bench_field.py``).
+    exposed: np.ndarray | None = None
 
 
 def _uid(seed: int, options: SynthOptions, what: str) -> str:
@@ -231,7 +234,8 @@ def _attempt(seed: int, attempt: int, options: SynthOptions) -> SyntheticStudy |
         "sacral_slope_deg": film.column.sacral_slope_deg, "tilt_deg": film.column.tilt_deg,
     }
     window = Window.from_percentiles(np.where(roi & field, image, np.nan), 0.5, 99.8)
-    return replace(_assemble(seed, options, image, labels, findings, meta, window), ignore=ignore)
+    return replace(_assemble(seed, options, image, labels, findings, meta, window), ignore=ignore,
+                   exposed=field)
 
 
 def _assemble(seed: int, options: SynthOptions, image: np.ndarray, labels: np.ndarray,
