@@ -11,7 +11,11 @@ The band is found side by side: flat (near-constant) pixels reaching in from the
 a straight edge. Exposed anatomy is never flat at this scale (quantum noise and texture give
 every exposed pixel a local spread), except where the film saturates: a dark lung field or air
 beside the patient. Those are flat but ragged, so a side counts as collimated only when its
-flat border ends on a line.
+flat border ends on a line: along most of the side, or, where a black shutter runs into
+saturated air and its edge shows only where anatomy meets it, exactly there with nothing but
+flat pixels between that line and the border. The edge is placed to within a pixel: the
+simulator leaves out a body whose corner lies within 3 px of it (``benchmarks/bench_field.py``
+measures both against the simulator's field).
 """
 
 from __future__ import annotations
