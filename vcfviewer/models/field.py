@@ -82,10 +82,10 @@ def band_depth(flat: np.ndarray) -> np.ndarray | None:
     cols = np.linspace(0, w - 1, min(w, 128)).astype(int)
     first = np.argmin(flat[:, cols], axis=0)  # first non-flat row (0 when the edge is exposed)
     first[flat[:, cols].all(axis=0)] = h
-    x = cols.astype(np.float64)
-    line = _fitted_line(x, first.astype(np.float64))
+    x, profile = cols.astype(np.float64), first.astype(np.float64)
+    line = _fitted_line(x, profile)
     if line is None:
-        line = _envelope_line(x, first.astype(np.float64), h)
+        line = _envelope_line(x, profile, h)
     if line is None:
         return None
     slope, offset = line
