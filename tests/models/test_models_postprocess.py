@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from models_filmmaps import bodies_at, box_mask, film_maps, hide_body
 
 from vcfviewer.models.postprocess import (MIN_SOLIDITY, BodyCandidate, column_angles, find_bodies,
                                           find_peaks, gap_notes, merge_stacked, number_levels,
-                                          parse_film, solidity, peak_axis, split_instances)
+                                          parse_film, solidity, peak_axis, split_instances,
+                                          typical_body_size)
 
 
 def _paint(maps: np.ndarray, rows: slice, cols: slice, cls: int) -> None:
@@ -311,3 +313,30 @@ def test_numbering_skips_a_blob_beside_the_column(monkeypatch) -> None:
     assert all(b.centre[0] < 70 for b in parse.bodies)
     monkeypatch.setattr(postprocess, "drop_off_axis", list)  # without the rule it is numbered
     assert len(parse_film(frac, level, centre, (0, 0, 128, 128)).bodies) == 7
+
+
+def _with_specks(frac: np.ndarray, count: int) -> np.ndarray:
+    """The maps with ``count`` 5 x 5 px bone specks and no centre peak beside the column's top
+    (a lead marker read as bone in pieces)."""
+    frac = frac.copy()
+    for i in range(count):
+        _paint(frac, slice(6, 11), slice(20 + 6 * i, 25 + 6 * i), 2)
+    return frac
+
+
+def test_specks_without_a_centre_peak_do_not_set_the_body_size() -> None:
+    # Four 12 x 16 px bodies (192 px each) with a peak and five 5 x 5 px specks (25 px)
+    # without: the size is sqrt(192), not sqrt(25).
+    frac, level, centre = film_maps(4)
+    specked = _with_specks(frac, 5)
+    body = np.isin(specked.argmax(0), (1, 2))
+    assert typical_body_size(body, find_peaks(centre)) == pytest.approx(np.sqrt(192))
+    # Held-out 950060: the tiny size split the bodies into fragments and no body was found.
+    parse = parse_film(specked, level, centre, (0, 0, 128, 128))
+    assert parse.levels == ("L2", "L3", "L4", "L5")
+
+
+def test_without_any_peak_every_blob_sets_the_body_size() -> None:
+    frac, _, _ = film_maps(2)
+    body = np.isin(frac.argmax(0), (1, 2))
+    assert typical_body_size(body, np.zeros((0, 2))) == pytest.approx(np.sqrt(192))

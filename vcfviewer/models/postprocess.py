@@ -33,7 +33,7 @@ PEAK_THRESHOLD = 0.3
 WEAK_PEAK_THRESHOLD = 0.08
 OVERSIZE_AREA = 1.25  # x the typical body area
 SPLIT_MIN_AREA = 1.3  # x the typical body area: a smaller one is split only between stacked peaks
-MIN_BODY_FRACTION = 0.35  # of the median body area: smaller blobs are noise or cut fragments
+MIN_BODY_FRACTION = 0.35  # of the typical body area: smaller blobs are noise or cut fragments
 EDGE_AREA_FRACTION = 0.7  # an edge-touching body smaller than this x the median is cut
 ISOLATION_FACTOR = 2.5  # x typical body size: farther from every other body = not in the column
 SAME_BODY_SPACING = 0.45  # x typical spacing along the column: closer = two pieces of one body
@@ -98,15 +98,23 @@ def find_peaks(heat: np.ndarray, threshold: float = PEAK_THRESHOLD, radius: int 
 
 
 def typical_body_size(body: np.ndarray, peaks: np.ndarray) -> float:
-    """About one body height: sqrt of the median body-mask component area (chains shared)."""
+    """About one body height: sqrt of the median body-mask component area (chains shared),
+    over the components that hold a centre peak when any does.
+
+    Specks without a peak (a lead marker or burned-in text read as bone in pieces) would
+    otherwise outnumber the bodies and make a body look a few pixels tall: every later step
+    that scales with it then splits the bodies into fragments and drops them all (held-out
+    950060: five specks under an "L" marker against four bodies, no body found)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(body.astype(np.uint8), connectivity=4)
     held = np.zeros(count, int)
     for x, y in peaks:
         held[labels[int(y), int(x)]] += 1
+    candidates = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= 8]
+    with_peak = [k for k in candidates if held[k] > 0]
     # Two peaks in one component are usually one body with a doubled maximum; three or more
     # are a chain of touching bodies, whose area is shared between them.
-    areas = [stats[k, cv2.CC_STAT_AREA] / (held[k] if held[k] >= 3 else 1) for k in range(1, count)
-             if stats[k, cv2.CC_STAT_AREA] >= 8]
+    areas = [stats[k, cv2.CC_STAT_AREA] / (held[k] if held[k] >= 3 else 1)
+             for k in (with_peak or candidates)]
     return float(np.sqrt(np.median(areas))) if areas else 0.0
 
 
@@ -252,8 +260,8 @@ def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: 
     masks = split_instances(body, peaks, SPLIT_MIN_AREA * size * size, peak_axis(peaks))
     if not masks:
         return [], sacrum
-    areas = np.array([m.sum() for m in masks])
-    keep = [m for m, a in zip(masks, areas) if a >= MIN_BODY_FRACTION * np.median(areas) and a >= 8]
+    # Against the typical body (not the median blob, which specks can make one of their own).
+    keep = [m for m in masks if m.sum() >= max(MIN_BODY_FRACTION * size * size, 8)]
     keep = merge_stacked(keep)
     bodies = [_candidate(m, frac_cls, fracture_prob[1], level_cls, content_box) for m in keep]
     return _drop_isolated(bodies, ISOLATION_FACTOR * size), sacrum
