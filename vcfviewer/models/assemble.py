@@ -44,8 +44,10 @@ BORDER_MARGIN_FRACTION = 0.005
 MASK_EDGE_CELLS = 1.0
 # A corner the body network cannot see (cut off by the edge) spreads its heatmap over the crop
 # instead of peaking: on the validation films, the landmark nearest the edge spread >= 15 crop
-# cells on cut bodies near the edge and <= 8.4 on whole ones. Trusted only near the edge (within
-# this share of the body's height), where a cut is possible at all.
+# cells on cut bodies near the edge and <= 8.4 on whole ones when this was set. Whole ones have
+# shown 10-12 since, and cut ones 10-14 held out: a limit of 14 was no better (model card,
+# Ablations). Trusted only near the edge (within this share of the body's height), where a cut
+# is possible at all.
 DIFFUSE_LANDMARK_CELLS = 10.0
 NEAR_EDGE_HEIGHT = 0.15
 

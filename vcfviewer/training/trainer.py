@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vcfviewer.models import assemble
 from vcfviewer.models.inference import (Analyzer, build_networks, build_rib_net, prefixed,
                                         split_state)
 from vcfviewer.io.atomic import atomic_path
@@ -448,11 +449,14 @@ DESIGN = {
                    "are the field edge's and the sacrum's question), and only if the "
                    "body network draws them with a certain outline (IoU >= 0.75, "
                    "mean spread <= 11)",
-    "cut_bodies": "a body whose landmarks lie within 0.1 % of the longer side of the exposed "
-                  "field's edge (collimator bands found from the pixels), whose mask comes "
-                  "within 1.5 crop cells of it, or whose landmark nearest it (within 15 % of "
-                  "the body's height) has a diffuse heatmap (spread >= 10 crop cells), is cut: "
-                  "named in a note, not measured",
+    "cut_bodies": (f"a body whose landmarks lie within {assemble.EDGE_MARGIN_FRACTION:.1%} of the "
+                   "longer side of the exposed field's edge (collimator bands found from the "
+                   f"pixels), whose mask comes within {assemble.MASK_EDGE_CELLS:g} crop cell"
+                   f"{'' if assemble.MASK_EDGE_CELLS == 1 else 's'} of it, "
+                   f"or whose landmark nearest it (within {assemble.NEAR_EDGE_HEIGHT:.0%} of the "
+                   "body's height) has a diffuse heatmap (spread >= "
+                   f"{assemble.DIFFUSE_LANDMARK_CELLS:g} crop cells), is cut: named in a note, "
+                   "not measured"),
     "levels": "numbered from the sacrum upward (body above S1 = L5); the level-region task counts "
               "lumbar bodies and a count other than the numbering's is flagged, not forced; with "
               "a rib network, a body numbered T12 that shows no rib beyond doubt makes the column "
