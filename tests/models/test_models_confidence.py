@@ -126,17 +126,3 @@ def test_heights_are_compared_in_millimetres_when_the_pixels_are_not_square() ->
     assert tall_bodies(column, 0.5) == pytest.approx({"L2": 56.5685 / 40}, rel=1e-4)
     # In mm: L1 40 px × 0.5 = 20 mm; L2 sqrt(40² + 20²) = 44.72 mm: 2.236.
     assert tall_bodies(column, 0.5, spacing=(0.5, 1.0)) == pytest.approx({"L2": 2.2361}, rel=1e-4)
-
-
-@pytest.mark.skipif(not REAL.is_dir(), reason="the real films (../shared) are not here")
-def test_the_real_film_with_two_bodies_read_as_one_is_named() -> None:
-    from vcfviewer.io.raster import load_raster_image
-    from vcfviewer.models.confidence import TALL_MARK
-    from vcfviewer.models.inference import Analyzer
-
-    analyzer = Analyzer("vcf-lateral", device="cpu")
-    notes = {name: [f for f in analyzer.analyze_sync(load_raster_image(REAL / name)).annotation.flags
-                    if TALL_MARK in f] for name in ("web-lateral-1.png", "web-lateral-3.jpg")}
-    # web-lateral-1: the wedged L4 drawn together with L3 (1.56× the tallest normal neighbour).
-    assert len(notes["web-lateral-1.png"]) == 1 and notes["web-lateral-1.png"][0].startswith("L4:")
-    assert notes["web-lateral-3.jpg"] == []

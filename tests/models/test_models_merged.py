@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from vcfviewer.core.annotation import BodyMask, VertebraFinding
 from vcfviewer.models.merged import (TallBody, parse_index, probe_centres, reads_apart,
-                                     split_column)
+                                     split_column, trimmed_pair, two_bodies)
 from vcfviewer.models.postprocess import FilmParse
 from vcfviewer.models.preprocess import letterbox
 
 from models_filmcolumn import film_box, film_column
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-lateral-unlabelled"
 
 
 def _landmarks(x0: float, y0: float, width: float, height: float) -> np.ndarray:
@@ -44,6 +48,57 @@ def test_two_sharp_readings_that_barely_overlap_are_two_bodies() -> None:
     assert not reads_apart([upper, lower], [8.0, 11.5], typical)  # a diffuse reading
     assert not reads_apart([upper, _mask(22, 13)], [8.0, 9.0], typical)  # 390 px: too small
     assert not reads_apart([upper, None], [8.0, 9.0], typical)
+
+
+def _rows(first: int, last: int, size: int = 64) -> np.ndarray:
+    """A film-grid mask 30 columns wide over rows first..last (inclusive)."""
+    mask = np.zeros((size, size), bool)
+    mask[first:last + 1, 10:40] = True
+    return mask
+
+
+def test_overlapping_readings_are_trimmed_to_the_sharper_and_the_rest_of_the_other() -> None:
+    typical = 600.0  # a 20 x 30 body; the rest must hold 0.35 of it: 210 px
+    tall = _rows(0, 40)
+    upper, lower = _rows(0, 19), _rows(10, 40)  # the lower crop also drew half the upper body
+    pair = trimmed_pair([upper, lower], [8.0, 10.0], tall, typical)
+    assert [m.sum() for m in pair] == [600, 630]  # rows 20-40 are what the lower one adds
+    assert np.array_equal(pair[0], upper) and np.array_equal(pair[1], _rows(20, 40))
+    # The sharper reading is kept whole, whichever it is; the pair stays superior first.
+    pair = trimmed_pair([upper, lower], [10.0, 8.0], tall, typical)
+    assert np.array_equal(pair[0], _rows(0, 9)) and np.array_equal(pair[1], lower)
+
+
+def test_one_body_drawn_twice_is_not_trimmed_into_two() -> None:
+    typical = 600.0
+    # Both crops drew the same body, one two rows taller: 60 px added, under 210.
+    assert trimmed_pair([_rows(0, 24), _rows(0, 26)], [8.0, 9.0], _rows(0, 30), typical) is None
+    # What the other reading adds outside the tall body is not the tall body's second half:
+    # rows 20-25 inside it (180 px) are too few, though the reading reaches row 60.
+    assert trimmed_pair([_rows(0, 19), _rows(10, 60)], [8.0, 9.0], _rows(0, 25), typical) is None
+    assert trimmed_pair([_rows(0, 19), _rows(10, 60)], [8.0, 9.0], _rows(0, 30),
+                        typical)[1].sum() == 330
+
+
+def test_the_readings_of_a_tall_body_make_two_bodies_or_one() -> None:
+    typical = 600.0  # grid = source: one typical area for both
+    tall = _rows(0, 40)
+
+    def source(mask: np.ndarray) -> BodyMask:
+        rows = np.flatnonzero(mask.any(axis=1))
+        return BodyMask(int(rows[0]), 10, mask[rows[0]:rows[-1] + 1, 10:40])
+
+    apart = [_rows(0, 19), _rows(22, 40)]
+    pair = two_bodies([source(m) for m in apart], [8.0, 9.0], apart, tall, typical, typical)
+    assert all(got is mask for got, mask in zip(pair, apart))
+    overlapping = [_rows(0, 19), _rows(10, 40)]
+    pair = two_bodies([source(m) for m in overlapping], [8.0, 9.0], overlapping, tall, typical,
+                      typical)
+    assert np.array_equal(pair[1], _rows(20, 40))
+    # A diffuse reading makes no pair, distinct or trimmed.
+    for masks in (apart, overlapping):
+        assert two_bodies([source(m) for m in masks], [8.0, 11.5], masks, tall, typical,
+                          typical) is None
 
 
 def test_a_finding_is_traced_to_the_parse_body_it_was_measured_from() -> None:
@@ -93,3 +148,22 @@ def test_a_flat_body_merged_with_its_neighbour_is_read_apart(monkeypatch) -> Non
     assert [f.level for f in proposal.annotation.findings] == \
         [f.level for f in study.annotation.findings]
     assert any("two bodies read as one" in n for n in proposal.annotation.flags)
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the real films (../shared) are not here")
+def test_the_real_film_with_two_bodies_read_as_one_is_read_apart() -> None:
+    """web-lateral-1 (caption: a compression fracture of L4): the wedged L4 is drawn together
+    with L3 as one body 1.56x as tall as its tallest normal neighbour; the lower crop draws the
+    wedge and half of L3, and what it adds to the upper crop's L3 is the wedge."""
+    from vcfviewer.io.raster import load_raster_image
+    from vcfviewer.models.confidence import TALL_MARK
+    from vcfviewer.models.inference import Analyzer
+
+    analyzer = Analyzer("vcf-lateral", device="cpu")
+    wl1, wl3 = (analyzer.analyze_sync(load_raster_image(REAL / name)).annotation
+                for name in ("web-lateral-1.png", "web-lateral-3.jpg"))
+    notes = [f for f in wl1.flags if TALL_MARK in f]
+    assert len(notes) == 1 and notes[0].startswith(
+        "L3 and L4: two bodies read as one (the body numbered L4 was 1.56x as tall")
+    assert [f.level for f in wl1.findings] == ["T12", "L1", "L2", "L3", "L4", "L5", "S1"]
+    assert not any(TALL_MARK in f for f in wl3.flags)

@@ -475,7 +475,9 @@ DESIGN = {
                   "typical body's size a quarter and three quarters down its axis; two sharp "
                   "readings (mean landmark spread <= 11 crop px) of >= 0.35 of a typical body "
                   "sharing < 0.2 of the smaller mask replace it as two bodies, the column is "
-                  "renumbered and measured again, with a note (models/merged.py)",
+                  "renumbered and measured again, with a note (models/merged.py); readings "
+                  "sharing more are two bodies when what the vaguer one adds to the sharper "
+                  "inside the tall body is >= 0.35 of a typical body (the sharper and that rest)",
     "sacrum_top": "when the sacrum's centre lies less than 0.75 of the lowest body's height "
                   "below that body's centre (a vertebra's lies >= 0.95 below on validation "
                   "films), the body is the top of a flat sacrum: it joins the sacrum and the "

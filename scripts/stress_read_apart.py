@@ -1,0 +1,126 @@
+"""Stress test for the read-apart check (``models.merged``): does a column whose crushed body was
+read together with its neighbour come back whole?
+
+    .venv/bin/python scripts/stress_read_apart.py DATA_DIR [--films 200] [--distinct-only]
+
+On every film of DATA_DIR (simulated DICOM films, e.g. severe-fracture validation films from
+``vcfviewer synth --fracture-rate 1 --grade-weights 0 0 1``) the model reads the column as it
+would, then the first neighbouring pair that holds a body of grade >= 2 is merged into one body
+(the convex hull of the two film-grid masks: one tall "body" over both and the disc between),
+the column is measured again, and the read-apart check runs as in ``Analyzer.analyze``. A trial
+counts as *restored* when the column measured after it has as many bodies as the film's own
+parse, each centre within 0.35 of a typical body's size of its own. ``--distinct-only`` turns
+off the trimming of overlapping readings (``merged.trimmed_pair``), the rule as it was before it.
+
+The film's own parse, not the simulator's truth, is the reference: the question is only whether
+the check undoes a merge, whatever the rest of the column's quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vcfviewer.core.progress import run_to_completion
+from vcfviewer.io.loader import load_path_sync
+from vcfviewer.models import field, merged, postprocess, preprocess
+from vcfviewer.models.inference import Analyzer
+
+SAME_PLACE = 0.35  # x a typical body's size: a body this near its own centre is the same body
+
+
+def hull(mask: np.ndarray) -> np.ndarray:
+    """The filled convex hull of a boolean mask."""
+    out = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(out, cv2.convexHull(cv2.findNonZero(mask.astype(np.uint8))), 1)
+    return out.astype(bool)
+
+
+def same_column(reference: postprocess.FilmParse, got: postprocess.FilmParse) -> bool:
+    if len(reference.bodies) != len(got.bodies):
+        return False
+    size = float(np.sqrt(np.median([b.area for b in reference.bodies])))
+    return all(np.hypot(*(b.centre - g.centre)) <= SAME_PLACE * size
+               for b, g in zip(reference.bodies, got.bodies))
+
+
+class Trial:
+    """One film: its reading, its parse as measured, and the grades by parse body."""
+
+    def __init__(self, analyzer: Analyzer, path: Path):
+        self.analyzer = analyzer
+        self.image = load_path_sync(path)
+        unit = preprocess.normalise_unit(self.image.pixels)
+        self.reading = analyzer.read_film(unit, [])
+        self.exposed = field.exposed_field(self.image.pixels)
+        annotation, self.parse = self.measure(self.reading.parse)
+        self.grades = {merged.parse_index(f, self.parse, self.reading.transform): int(f.grade)
+                       for f in annotation.vertebrae if f.landmarks is not None}
+
+    def measure(self, parse: postprocess.FilmParse):
+        annotation, _, measured = run_to_completion(
+            self.analyzer._measure(self.image, self.reading, parse, self.exposed, []))
+        return annotation, measured
+
+    def merged_parse(self) -> postprocess.FilmParse | None:
+        """The parse with its first crushed body and the neighbour below (or above) as one."""
+        bodies = self.parse.bodies
+        pairs = [i for i in range(len(bodies) - 1)
+                 if max(self.grades.get(i, 0), self.grades.get(i + 1, 0)) >= 2]
+        if len(bodies) < 4 or not pairs:
+            return None
+        i = pairs[0]
+        maps = (self.reading.film.fracture, self.reading.film.level)
+        one = postprocess.body_candidate(hull(bodies[i].mask | bodies[i + 1].mask), *maps,
+                                         self.reading.transform.content_box)
+        rest = [b for k, b in enumerate(bodies) if k not in (i, i + 1)]
+        return postprocess.renumbered(self.parse, rest + [one])
+
+    def outcome(self, parse: postprocess.FilmParse) -> tuple[bool, bool, bool]:
+        """(named tall, split, column restored) after the read-apart check on ``parse``."""
+        a, reading = self.analyzer, self.reading
+        annotation, measured = self.measure(parse)
+        args = (reading.unit, annotation.findings, measured, reading.transform)
+        tall = bool(merged.tall_probes(*args, a.card.input, a.threshold, self.image.spacing_mm))
+        split = merged.read_apart(*args, (reading.film.fracture, reading.film.level),
+                                  a.card.input, a.threshold, self.image.spacing_mm, a.run_bodies)
+        final = measured if split is None else self.measure(split)[1]
+        return tall, split is not None, same_column(self.parse, final)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--films", type=int, default=200)
+    ap.add_argument("--distinct-only", action="store_true",
+                    help="no trimming of overlapping readings (the rule before it)")
+    args = ap.parse_args()
+    if args.distinct_only:
+        merged.trimmed_pair = lambda *_: None
+    analyzer = Analyzer()
+    counts: Counter[str] = Counter()
+    for path in sorted(args.data.glob("*.dcm"))[:args.films]:
+        trial = Trial(analyzer, path)
+        parse = trial.merged_parse()
+        if parse is None:
+            counts["no crushed pair"] += 1
+            continue
+        tall, split, restored = trial.outcome(parse)
+        counts["merged"] += 1
+        counts["named tall"] += tall
+        counts["split"] += split
+        counts["restored"] += restored
+        counts["split, not restored"] += split and not restored
+        print(f"{path.stem}: tall {int(tall)} split {int(split)} restored {int(restored)}",
+              flush=True)
+    for key in ("merged", "named tall", "split", "restored", "split, not restored",
+                "no crushed pair"):
+        print(f"{key:22s} {counts[key]}")
+
+
+if __name__ == "__main__":
+    main()
