@@ -12,6 +12,11 @@ counts as *restored* when the column measured after it has as many bodies as the
 parse, each centre within 0.35 of a typical body's size of its own. ``--distinct-only`` turns
 off the trimming of overlapping readings (``merged.trimmed_pair``), the rule as it was before it.
 
+``--drawn-tall`` is the control: no merge; instead the landmarks of the film's first interior
+body the model calls normal are stretched to 1.5x its height downwards, as if the body network
+had drawn it too tall into the disc and the body below. The tall note names it, the check
+probes it, and any split that does not leave the film's own column is a false one.
+
 The film's own parse, not the simulator's truth, is the reference: the question is only whether
 the check undoes a merge, whatever the rest of the column's quality.
 """
@@ -20,17 +25,20 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from vcfviewer.core.annotation import VertebraFinding
 from vcfviewer.core.progress import run_to_completion
 from vcfviewer.io.loader import load_path_sync
 from vcfviewer.models import field, merged, postprocess, preprocess
 from vcfviewer.models.inference import Analyzer
 
 SAME_PLACE = 0.35  # x a typical body's size: a body this near its own centre is the same body
+STRETCH = 1.5  # the control's body drawn this many times its height (the tall note: >= 1.4)
 
 
 def hull(mask: np.ndarray) -> np.ndarray:
@@ -57,9 +65,9 @@ class Trial:
         unit = preprocess.normalise_unit(self.image.pixels)
         self.reading = analyzer.read_film(unit, [])
         self.exposed = field.exposed_field(self.image.pixels)
-        annotation, self.parse = self.measure(self.reading.parse)
+        self.annotation, self.parse = self.measure(self.reading.parse)
         self.grades = {merged.parse_index(f, self.parse, self.reading.transform): int(f.grade)
-                       for f in annotation.vertebrae if f.landmarks is not None}
+                       for f in self.annotation.vertebrae if f.landmarks is not None}
 
     def measure(self, parse: postprocess.FilmParse):
         annotation, _, measured = run_to_completion(
@@ -80,11 +88,28 @@ class Trial:
         rest = [b for k, b in enumerate(bodies) if k not in (i, i + 1)]
         return postprocess.renumbered(self.parse, rest + [one])
 
-    def outcome(self, parse: postprocess.FilmParse) -> tuple[bool, bool, bool]:
-        """(named tall, split, column restored) after the read-apart check on ``parse``."""
+    def drawn_tall(self) -> tuple[VertebraFinding, ...] | None:
+        """The film's findings with its first interior normal body stretched to 1.5x its height
+        (inferior landmarks moved down its axis), or None when it has none."""
+        measured = [f for f in self.annotation.vertebrae if f.landmarks is not None]
+        normal = [f for f in measured[1:-1] if int(f.grade) == 0]
+        if not normal:
+            return None
+        lm = normal[0].landmarks.copy()
+        lm[3:] = lm[:3] + STRETCH * (lm[3:] - lm[:3])
+        return tuple(replace(f, landmarks=lm) if f is normal[0] else f
+                     for f in self.annotation.findings)
+
+    def outcome(self, parse: postprocess.FilmParse,
+                findings: tuple[VertebraFinding, ...] | None = None) -> tuple[bool, bool, bool]:
+        """(named tall, split, column restored) after the read-apart check on ``parse``,
+        measured afresh unless ``findings`` (the parse's, as drawn) are given."""
         a, reading = self.analyzer, self.reading
-        annotation, measured = self.measure(parse)
-        args = (reading.unit, annotation.findings, measured, reading.transform)
+        measured = parse
+        if findings is None:
+            annotation, measured = self.measure(parse)
+            findings = annotation.findings
+        args = (reading.unit, findings, measured, reading.transform)
         tall = bool(merged.tall_probes(*args, a.card.input, a.threshold, self.image.spacing_mm))
         split = merged.read_apart(*args, (reading.film.fracture, reading.film.level),
                                   a.card.input, a.threshold, self.image.spacing_mm, a.run_bodies)
@@ -98,6 +123,8 @@ def main() -> None:
     ap.add_argument("--films", type=int, default=200)
     ap.add_argument("--distinct-only", action="store_true",
                     help="no trimming of overlapping readings (the rule before it)")
+    ap.add_argument("--drawn-tall", action="store_true",
+                    help="the control: one normal body drawn 1.5x too tall, nothing merged")
     args = ap.parse_args()
     if args.distinct_only:
         merged.trimmed_pair = lambda *_: None
@@ -105,20 +132,25 @@ def main() -> None:
     counts: Counter[str] = Counter()
     for path in sorted(args.data.glob("*.dcm"))[:args.films]:
         trial = Trial(analyzer, path)
-        parse = trial.merged_parse()
-        if parse is None:
-            counts["no crushed pair"] += 1
+        if args.drawn_tall:
+            findings = trial.drawn_tall()
+            result = None if findings is None else trial.outcome(trial.parse, findings)
+        else:
+            parse = trial.merged_parse()
+            result = None if parse is None else trial.outcome(parse)
+        if result is None:
+            counts["no body to try"] += 1
             continue
-        tall, split, restored = trial.outcome(parse)
-        counts["merged"] += 1
+        tall, split, restored = result
+        counts["tried"] += 1
         counts["named tall"] += tall
         counts["split"] += split
         counts["restored"] += restored
         counts["split, not restored"] += split and not restored
         print(f"{path.stem}: tall {int(tall)} split {int(split)} restored {int(restored)}",
               flush=True)
-    for key in ("merged", "named tall", "split", "restored", "split, not restored",
-                "no crushed pair"):
+    for key in ("tried", "named tall", "split", "restored", "split, not restored",
+                "no body to try"):
         print(f"{key:22s} {counts[key]}")
 
 
