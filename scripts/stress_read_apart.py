@@ -1,7 +1,8 @@
 """Stress test for the read-apart check (``models.merged``): does a column whose crushed body was
 read together with its neighbour come back whole?
 
-    .venv/bin/python scripts/stress_read_apart.py DATA_DIR [--films 200] [--distinct-only]
+    .venv/bin/python scripts/stress_read_apart.py DATA_DIR [--films 200] [--drawn-tall]
+        [--without trimming] [--without look-again]
 
 On every film of DATA_DIR (simulated DICOM films, e.g. severe-fracture validation films from
 ``vcfviewer synth --fracture-rate 1 --grade-weights 0 0 1``) the model reads the column as it
@@ -9,8 +10,10 @@ would, then the first neighbouring pair that holds a body of grade >= 2 is merge
 (the convex hull of the two film-grid masks: one tall "body" over both and the disc between),
 the column is measured again, and the read-apart check runs as in ``Analyzer.analyze``. A trial
 counts as *restored* when the column measured after it has as many bodies as the film's own
-parse, each centre within 0.35 of a typical body's size of its own. ``--distinct-only`` turns
-off the trimming of overlapping readings (``merged.trimmed_pair``), the rule as it was before it.
+parse, each centre within 0.35 of a typical body's size of its own. ``--without trimming``
+turns off the trimming of overlapping readings (``merged.trimmed_pair``), ``--without
+look-again`` the third crop past a vague reading (``merged.look_again``); both together leave
+the rule as it was before them (distinct readings only).
 
 ``--drawn-tall`` is the control: no merge; instead the landmarks of the film's first interior
 body the model calls normal are stretched to 1.5x its height downwards, as if the body network
@@ -38,6 +41,7 @@ from vcfviewer.models import field, merged, postprocess, preprocess
 from vcfviewer.models.inference import Analyzer
 
 SAME_PLACE = 0.35  # x a typical body's size: a body this near its own centre is the same body
+PARTS = {"trimming": "trimmed_pair", "look-again": "look_again"}  # --without: what it turns off
 STRETCH = 1.5  # the control's body drawn this many times its height (the tall note: >= 1.4)
 
 
@@ -121,13 +125,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", type=Path)
     ap.add_argument("--films", type=int, default=200)
-    ap.add_argument("--distinct-only", action="store_true",
-                    help="no trimming of overlapping readings (the rule before it)")
+    ap.add_argument("--without", action="append", default=[], choices=PARTS,
+                    help="turn off a part of the rule (repeatable)")
     ap.add_argument("--drawn-tall", action="store_true",
                     help="the control: one normal body drawn 1.5x too tall, nothing merged")
     args = ap.parse_args()
-    if args.distinct_only:
-        merged.trimmed_pair = lambda *_: None
+    for part in args.without:
+        setattr(merged, PARTS[part], lambda *_: None)
     analyzer = Analyzer()
     counts: Counter[str] = Counter()
     for path in sorted(args.data.glob("*.dcm"))[:args.films]:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from vcfviewer.core.annotation import BodyMask, VertebraFinding
-from vcfviewer.models.merged import (TallBody, parse_index, probe_centres, reads_apart,
-                                     split_column, trimmed_pair, two_bodies)
+from vcfviewer.models.merged import (Frame, Reading, TallBody, look_again, parse_index,
+                                     probe_centres, reads_apart, rest_probe, split_column,
+                                     trimmed_pair, two_bodies)
 from vcfviewer.models.postprocess import FilmParse
 from vcfviewer.models.preprocess import letterbox
 
@@ -34,71 +35,112 @@ def test_the_probes_sit_a_quarter_and_three_quarters_down_the_axis() -> None:
     assert centres[1].tolist() == [45.0, 30.0]  # (15, 0) + 0.75 x (40, 40)
 
 
-def _mask(top: int, rows: int) -> BodyMask:
-    return BodyMask(top, 0, np.ones((rows, 30), bool))
-
-
-def test_two_sharp_readings_that_barely_overlap_are_two_bodies() -> None:
-    typical = 1200.0  # 40 x 30 px; a reading needs 0.35 of it: 420 px
-    upper, lower = _mask(0, 20), _mask(22, 20)  # 600 px each, apart
-    assert reads_apart([upper, lower], [8.0, 9.0], typical)
-    # 3 shared rows of 20: 90 / 600 = 0.15 < 0.2 still two; 4 rows (0.2) is one body.
-    assert reads_apart([upper, _mask(17, 20)], [8.0, 9.0], typical)
-    assert not reads_apart([upper, _mask(16, 20)], [8.0, 9.0], typical)
-    assert not reads_apart([upper, lower], [8.0, 11.5], typical)  # a diffuse reading
-    assert not reads_apart([upper, _mask(22, 13)], [8.0, 9.0], typical)  # 390 px: too small
-    assert not reads_apart([upper, None], [8.0, 9.0], typical)
-
-
-def _rows(first: int, last: int, size: int = 64) -> np.ndarray:
-    """A film-grid mask 30 columns wide over rows first..last (inclusive)."""
+def _rows(first: int, last: int, size: int = 128) -> np.ndarray:
+    """A film-grid mask 30 columns wide (10-39) over rows first..last (inclusive)."""
     mask = np.zeros((size, size), bool)
     mask[first:last + 1, 10:40] = True
     return mask
 
 
+def _reading(first: int, last: int, spread: float = 8.0) -> Reading:
+    """A reading over rows first..last, the film grid being the source grid."""
+    film = _rows(first, last)
+    return Reading(BodyMask(first, 10, film[first:last + 1, 10:40]), film, spread)
+
+
+def _frame() -> Frame:
+    """A 128 px film read 1:1 (film grid = source grid), typical body 20 x 30 = 600 px (a body
+    needs 0.35 of it: 210 px), crops 64 px on a 64 px side."""
+    _, film = letterbox(np.zeros((128, 128), np.float32), 128)
+    return Frame(np.zeros((128, 128), np.float32), film, 64.0, 64, 600.0, 600.0)
+
+
+def test_two_sharp_readings_that_barely_overlap_are_two_bodies() -> None:
+    typical = 1200.0  # 40 x 30 px; a reading needs 0.35 of it: 420 px
+    upper, lower = _reading(0, 19), _reading(22, 41)  # 600 px each, apart
+    assert reads_apart([upper, lower], typical)
+    # 3 shared rows of 20: 90 / 600 = 0.15 < 0.2 still two; 4 rows (0.2) is one body.
+    assert reads_apart([upper, _reading(17, 36)], typical)
+    assert not reads_apart([upper, _reading(16, 35)], typical)
+    assert not reads_apart([upper, _reading(22, 41, spread=11.5)], typical)  # diffuse
+    assert not reads_apart([upper, _reading(22, 34)], typical)  # 390 px: too small
+    assert not reads_apart([upper, Reading(None, _rows(22, 41), 8.0)], typical)  # no mask
+
+
 def test_overlapping_readings_are_trimmed_to_the_sharper_and_the_rest_of_the_other() -> None:
-    typical = 600.0  # a 20 x 30 body; the rest must hold 0.35 of it: 210 px
     tall = _rows(0, 40)
-    upper, lower = _rows(0, 19), _rows(10, 40)  # the lower crop also drew half the upper body
-    pair = trimmed_pair([upper, lower], [8.0, 10.0], tall, typical)
+    upper, lower = _reading(0, 19), _reading(10, 40, spread=10.0)  # lower also drew half of upper
+    pair = trimmed_pair([upper, lower], tall, 600.0)
     assert [m.sum() for m in pair] == [600, 630]  # rows 20-40 are what the lower one adds
-    assert np.array_equal(pair[0], upper) and np.array_equal(pair[1], _rows(20, 40))
+    assert np.array_equal(pair[0], upper.film_mask) and np.array_equal(pair[1], _rows(20, 40))
     # The sharper reading is kept whole, whichever it is; the pair stays superior first.
-    pair = trimmed_pair([upper, lower], [10.0, 8.0], tall, typical)
-    assert np.array_equal(pair[0], _rows(0, 9)) and np.array_equal(pair[1], lower)
+    pair = trimmed_pair([_reading(0, 19, spread=10.0), _reading(10, 40)], tall, 600.0)
+    assert np.array_equal(pair[0], _rows(0, 9)) and np.array_equal(pair[1], _rows(10, 40))
 
 
 def test_one_body_drawn_twice_is_not_trimmed_into_two() -> None:
-    typical = 600.0
     # Both crops drew the same body, one two rows taller: 60 px added, under 210.
-    assert trimmed_pair([_rows(0, 24), _rows(0, 26)], [8.0, 9.0], _rows(0, 30), typical) is None
+    assert trimmed_pair([_reading(0, 24), _reading(0, 26, 9.0)], _rows(0, 30), 600.0) is None
     # What the other reading adds outside the tall body is not the tall body's second half:
     # rows 20-25 inside it (180 px) are too few, though the reading reaches row 60.
-    assert trimmed_pair([_rows(0, 19), _rows(10, 60)], [8.0, 9.0], _rows(0, 25), typical) is None
-    assert trimmed_pair([_rows(0, 19), _rows(10, 60)], [8.0, 9.0], _rows(0, 30),
-                        typical)[1].sum() == 330
+    upper, long = _reading(0, 19), _reading(10, 60, 9.0)
+    assert trimmed_pair([upper, long], _rows(0, 25), 600.0) is None
+    assert trimmed_pair([upper, long], _rows(0, 30), 600.0)[1].sum() == 330
 
 
 def test_the_readings_of_a_tall_body_make_two_bodies_or_one() -> None:
-    typical = 600.0  # grid = source: one typical area for both
-    tall = _rows(0, 40)
-
-    def source(mask: np.ndarray) -> BodyMask:
-        rows = np.flatnonzero(mask.any(axis=1))
-        return BodyMask(int(rows[0]), 10, mask[rows[0]:rows[-1] + 1, 10:40])
-
-    apart = [_rows(0, 19), _rows(22, 40)]
-    pair = two_bodies([source(m) for m in apart], [8.0, 9.0], apart, tall, typical, typical)
-    assert all(got is mask for got, mask in zip(pair, apart))
-    overlapping = [_rows(0, 19), _rows(10, 40)]
-    pair = two_bodies([source(m) for m in overlapping], [8.0, 9.0], overlapping, tall, typical,
-                      typical)
+    tall, frame = _rows(0, 40), _frame()
+    apart = [_reading(0, 19), _reading(22, 40)]
+    assert all(got is r.film_mask for got, r in zip(two_bodies(apart, tall, frame), apart))
+    pair = two_bodies([_reading(0, 19), _reading(10, 40, 9.0)], tall, frame)
     assert np.array_equal(pair[1], _rows(20, 40))
     # A diffuse reading makes no pair, distinct or trimmed.
-    for masks in (apart, overlapping):
-        assert two_bodies([source(m) for m in masks], [8.0, 11.5], masks, tall, typical,
-                          typical) is None
+    for upper, lower in ((0, 19), (22, 40)), ((0, 19), (10, 40)):
+        assert two_bodies([_reading(*upper), _reading(*lower, spread=11.5)], tall, frame) is None
+
+
+def _network_drawing(first: int, last: int, spread: float = 8.0):
+    """A body network that draws rows first..last of every 64 px crop (crop pixels)."""
+    calls = []
+
+    def run(crops: np.ndarray) -> dict:
+        calls.append(crops.shape[0])
+        mask = np.zeros((crops.shape[0], 64, 64), np.float32)
+        mask[:, first:last + 1, 17:47] = 1.0
+        return {"mask": mask, "landmark_spread": np.full((crops.shape[0], 6), spread)}
+    return run, calls
+
+
+def test_a_vague_reading_sends_the_body_network_to_what_the_sharp_one_leaves() -> None:
+    tall, frame = _rows(0, 40), _frame()
+    body = TallBody("L4", 1.6, 1, (), angle=0.0)
+    # What the sharp upper reading leaves of the tall body is rows 20-40: the crop is centred
+    # there, (24.5, 30) on the film, i.e. on crop pixel (31.5, 31.5).
+    probe = rest_probe(_reading(0, 19), body, tall, frame)
+    assert probe.centre.tolist() == pytest.approx([24.5, 30.0])
+    assert probe.tf.to_crop(np.array([[24.5, 30.0]]))[0].tolist() == pytest.approx([31.5, 31.5])
+    # A network that draws crop rows 22-41 there draws film rows 20.5-39.5: a second body.
+    run, calls = _network_drawing(22, 41)
+    pair = look_again([_reading(0, 19), _reading(22, 40, spread=13.0)], body, tall, frame, run)
+    assert calls == [1] and np.array_equal(pair[0], _rows(0, 19))
+    assert pair[1][21:40, 10:40].all() and not pair[1][:20].any()
+    # Drawn back over the first body, or vaguely, it is no second body.
+    for drawing in ((0, 41), (22, 41, 12.0)):
+        run, _ = _network_drawing(*drawing)
+        assert look_again([_reading(0, 19), _reading(22, 40, 13.0)], body, tall, frame,
+                          run) is None
+
+
+def test_the_network_looks_again_only_past_exactly_one_sharp_reading() -> None:
+    tall, frame = _rows(0, 40), _frame()
+    body = TallBody("L4", 1.6, 1, (), angle=0.0)
+    run, calls = _network_drawing(22, 41)
+    for readings in ([_reading(0, 19, 13.0), _reading(22, 40, 13.0)],  # none sharp
+                     [_reading(0, 19), _reading(0, 19)]):  # both sharp: two_bodies' question
+        assert look_again(readings, body, tall, frame, run) is None
+    # The sharp reading leaves too little of the tall body (rows 35-40: 180 px < 210).
+    assert look_again([_reading(0, 34), _reading(22, 40, 13.0)], body, tall, frame, run) is None
+    assert calls == []
 
 
 def test_a_finding_is_traced_to_the_parse_body_it_was_measured_from() -> None:

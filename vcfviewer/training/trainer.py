@@ -477,7 +477,10 @@ DESIGN = {
                   "sharing < 0.2 of the smaller mask replace it as two bodies, the column is "
                   "renumbered and measured again, with a note (models/merged.py); readings "
                   "sharing more are two bodies when what the vaguer one adds to the sharper "
-                  "inside the tall body is >= 0.35 of a typical body (the sharper and that rest)",
+                  "inside the tall body is >= 0.35 of a typical body (the sharper and that rest); "
+                  "where only one reading is sharp, a third crop centred on what it leaves of "
+                  "the tall body (>= 0.35 of a typical body) that reads sharp and shares < 0.2 "
+                  "of the smaller mask with it is the second body",
     "sacrum_top": "when the sacrum's centre lies less than 0.75 of the lowest body's height "
                   "below that body's centre (a vertebra's lies >= 0.95 below on validation "
                   "films), the body is the top of a flat sacrum: it joins the sacrum and the "
