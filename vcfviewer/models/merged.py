@@ -172,6 +172,7 @@ def trimmed_pair(readings: Sequence[Reading], tall_mask: np.ndarray,
 
 
 def superior_first(masks: list[np.ndarray]) -> list[np.ndarray]:
+    """Film-grid masks ordered by their mean row, cranial first."""
     return sorted(masks, key=lambda m: float(np.nonzero(m)[0].mean()))
 
 
