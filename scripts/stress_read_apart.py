@@ -4,9 +4,9 @@ read together with its neighbour come back whole?
     .venv/bin/python scripts/stress_read_apart.py DATA_DIR [--films 200] [--drawn-tall]
         [--without trimming] [--without look-again]
 
-On every film of DATA_DIR (simulated DICOM films, e.g. severe-fracture validation films from
-``vcfviewer synth --fracture-rate 1 --grade-weights 0 0 1``) the model reads the column as it
-would, then the first neighbouring pair that holds a body of grade >= 2 is merged into one body
+On every film of DATA_DIR (simulated DICOM films; the card's severe sets come from ``vcfviewer
+synth DIR --count 200 --seed 830000 --fracture-rate 1 --grade-weights 0 0 1 --type-weights 0.2
+0.2 0.6``, seed 831000 for the held-out one) the model reads the column as it would, then the first neighbouring pair that holds a body of grade >= 2 is merged into one body
 (the convex hull of the two film-grid masks: one tall "body" over both and the disc between),
 the column is measured again, and the read-apart check runs as in ``Analyzer.analyze``. A trial
 counts as *restored* when the column measured after it has as many bodies as the film's own
