@@ -38,7 +38,7 @@ MAX_OFFSET_SHARE = 0.15  # landmark centre from the crop centre, over the crop s
 # missed at the ends are not added (their mask is too large), and added ones still face the
 # edge rule (assemble._drop_cut), which leaves out bodies cut by the field.
 END_STEP = 0.8
-MIN_FILM_PIXELS = 8  # a body smaller than this on the film grid is noise (postprocess.find_bodies)
+MIN_FILM_PIXELS = postprocess.MIN_BODY_PIXELS  # smaller on the film grid: noise (find_bodies)
 
 
 @dataclass(frozen=True)

@@ -165,10 +165,15 @@ def trimmed_pair(readings: Sequence[Reading], tall_mask: np.ndarray,
     is at least ``MIN_AREA`` of a typical body; else None."""
     anchor = min(readings, key=lambda r: r.spread)
     other = readings[1] if anchor is readings[0] else readings[0]
-    rest = postprocess.largest_component(other.film_mask & ~anchor.film_mask & tall_mask)
-    if rest.sum() < max(MIN_AREA * typical_film_area, MIN_FILM_PIXELS):
-        return None
-    return superior_first([anchor.film_mask, rest])
+    rest = body_sized_rest(other.film_mask & ~anchor.film_mask & tall_mask, typical_film_area)
+    return None if rest is None else superior_first([anchor.film_mask, rest])
+
+
+def body_sized_rest(pixels: np.ndarray, typical_film_area: float) -> np.ndarray | None:
+    """The largest piece of ``pixels`` (film grid) when it is at least ``MIN_AREA`` of a typical
+    body (and more than a speck), else None."""
+    rest = postprocess.largest_component(pixels)
+    return rest if rest.sum() >= max(MIN_AREA * typical_film_area, MIN_FILM_PIXELS) else None
 
 
 def superior_first(masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -183,7 +188,7 @@ def two_bodies(readings: Sequence[Reading], tall_mask: np.ndarray, frame: Frame
     overlapping sharp ones trimmed (``trimmed_pair``)."""
     if not all(r.sharp(frame.typical_area) for r in readings):
         return None
-    if reads_apart(readings, frame.typical_area):
+    if overlap_share(readings[0].mask, readings[1].mask) < REPEAT_SHARE:  # reads_apart
         return [r.film_mask for r in readings]
     return trimmed_pair(readings, tall_mask, frame.typical_film_area)
 
@@ -192,8 +197,8 @@ def rest_probe(sharp: Reading, tall: TallBody, tall_mask: np.ndarray,
                frame: Frame) -> GapProbe | None:
     """A crop centred on the largest piece of the tall body that ``sharp`` leaves, when that
     piece is at least ``MIN_AREA`` of a typical body; else None."""
-    rest = postprocess.largest_component(tall_mask & ~sharp.film_mask)
-    if rest.sum() < max(MIN_AREA * frame.typical_film_area, MIN_FILM_PIXELS):
+    rest = body_sized_rest(tall_mask & ~sharp.film_mask, frame.typical_film_area)
+    if rest is None:
         return None
     rows, cols = np.nonzero(rest)
     centre = frame.transform.to_source(np.array([[cols.mean(), rows.mean()]]))[0]

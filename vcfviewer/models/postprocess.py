@@ -34,6 +34,7 @@ WEAK_PEAK_THRESHOLD = 0.08
 OVERSIZE_AREA = 1.25  # x the typical body area
 SPLIT_MIN_AREA = 1.3  # x the typical body area: a smaller one is split only between stacked peaks
 MIN_BODY_FRACTION = 0.35  # of the typical body area: smaller blobs are noise or cut fragments
+MIN_BODY_PIXELS = 8  # on the film grid, whatever the typical body: a smaller blob is noise
 EDGE_AREA_FRACTION = 0.7  # an edge-touching body smaller than this x the median is cut
 ISOLATION_FACTOR = 2.5  # x typical body size: farther from every other body = not in the column
 SAME_BODY_SPACING = 0.45  # x typical spacing along the column: closer = two pieces of one body
@@ -109,7 +110,7 @@ def typical_body_size(body: np.ndarray, peaks: np.ndarray) -> float:
     held = np.zeros(count, int)
     for x, y in peaks:
         held[labels[int(y), int(x)]] += 1
-    candidates = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= 8]
+    candidates = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= MIN_BODY_PIXELS]
     with_peak = [k for k in candidates if held[k] > 0]
     # Two peaks in one component are usually one body with a doubled maximum; three or more
     # are a chain of touching bodies, whose area is shared between them.
@@ -261,7 +262,7 @@ def find_bodies(fracture_prob: np.ndarray, level_prob: np.ndarray, centre_heat: 
     if not masks:
         return [], sacrum
     # Against the typical body (not the median blob, which specks can make one of their own).
-    keep = [m for m in masks if m.sum() >= max(MIN_BODY_FRACTION * size * size, 8)]
+    keep = [m for m in masks if m.sum() >= max(MIN_BODY_FRACTION * size * size, MIN_BODY_PIXELS)]
     keep = merge_stacked(keep)
     bodies = [_candidate(m, frac_cls, fracture_prob[1], level_cls, content_box) for m in keep]
     return _drop_isolated(bodies, ISOLATION_FACTOR * size), sacrum
