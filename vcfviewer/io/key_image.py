@@ -143,9 +143,13 @@ def _draw_footer(rgb: np.ndarray, annotation: StudyAnnotation, ms: StudyMeasurem
     prov = annotation.provenance
     model = f"{prov.model_id} {prov.model_version or ''}".strip() if prov.model_id else "no model"
     text = f"SDI {ms.sdi}  {ms.unit}  {model}  vcfviewer {prov.software_version}"
+    font, size = cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8
+    (tw, th), _ = cv2.getTextSize(text, font, size, thickness)
     y = rgb.shape[0] - 6
-    cv2.putText(rgb, text, (5, y), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, (255, 255, 255),
-                thickness, cv2.LINE_AA)
+    # a black band keeps the footer readable where the film's border is white
+    cv2.rectangle(rgb, (0, y - th - 4), (min(tw + 10, rgb.shape[1] - 1), rgb.shape[0] - 1),
+                  (0, 0, 0), -1)
+    cv2.putText(rgb, text, (5, y), font, size, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
 def render_key_image(pixels: np.ndarray, window: Window, annotation: StudyAnnotation,
