@@ -117,6 +117,20 @@ def test_all_neighbours_fractured_on_one_side_falls_back_to_the_other() -> None:
     assert m.reference_levels == () and m.reference_height == pytest.approx(30.0)
 
 
+def test_flattening_is_the_tallest_height_against_the_normal_neighbours_above_and_below() -> None:
+    # L3's heights 20/19/21 against the means of L2 (30, 30, 32) and L4 (34, 30, 28):
+    # Ha 20/32 = 0.625, Hm 19/30 = 0.633, Hp 21/30 = 0.7 → the tallest share, 0.7.
+    s = study(body("L2", 30, 30, 32), body("L3", 20, 19, 21), body("L4", 34, 30, 28))
+    assert by_level(s, "L3").flattening == pytest.approx(0.7)
+    # A fractured L4 is skipped for L5 (36, 30, 30): Ha 20/33, Hm 19/30, Hp 21/31 → 21/31.
+    s = study(body("L2", 30, 30, 32), body("L3", 20, 19, 21),
+              body("L4", 10, 30, 28, grade=3, ftype="wedge"), body("L5", 36, 30, 30))
+    assert by_level(s, "L3").flattening == pytest.approx(21 / 31)
+    # With a normal neighbour on one side only there is nothing to compare the whole body with.
+    assert by_level(s, "L2").flattening is None
+    assert by_level(study(body("L2", 30, 30, 32), body("L3", 20, 19, 21)), "L3").flattening is None
+
+
 def test_lone_body_has_no_neighbour_figures() -> None:
     m = by_level(study(body("L1", 30, 30, 30)), "L1")
     assert (m.crush_ratio, m.vc, m.vc_levels) == (None, None, ())

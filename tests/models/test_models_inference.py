@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vcfviewer.core.progress import Cancelled, run_to_completion
-from vcfviewer.models.assemble import crop_prob_to_source, decide_grades
+from vcfviewer.models.assemble import crop_prob_to_source
 from vcfviewer.models.inference import Analyzer, build_networks, choose_device
 from vcfviewer.models.preprocess import CropTransform, crop_matrix
 from vcfviewer.models.registry import ModelCard
@@ -62,25 +62,6 @@ def test_crop_probability_maps_back_onto_source_pixels() -> None:
     ys, xs = np.nonzero(roi > 0.5)
     assert (xs + left).min() == 53 and (xs + left).max() == 58
     assert (ys + top).min() == 36 and (ys + top).max() == 45
-
-
-def test_grade_decision_combines_probability_and_morphometry() -> None:
-    _, truth, _ = box_study(fractured=("L2",))
-    from dataclasses import replace
-
-    findings = [replace(f, grade=0, fracture_type="none",
-                        fracture_probability=0.9 if f.level == "L2" else 0.1)
-                for f in truth.findings]
-    decided = decide_grades(replace(truth, findings=tuple(findings)), 0.5)
-    l2 = decided.by_level("L2")
-    # Drawn with Ha = 0.7 Hp: 30 % loss → moderate wedge; the rest stay normal.
-    assert int(l2.grade) == 2 and l2.fracture_type.value == "wedge"
-    assert all(int(f.grade) == 0 for f in decided.vertebrae if f.level != "L2")
-    # The network saying "normal" wins over the landmarks, with a flag for the reader.
-    findings = [replace(f, fracture_probability=0.1) for f in findings]
-    decided = decide_grades(replace(truth, findings=tuple(findings)), 0.5)
-    assert int(decided.by_level("L2").grade) == 0
-    assert any(flag.startswith("L2:") for flag in decided.flags)
 
 
 def test_shipped_weights_round_trip_through_safetensors(tmp_path: Path,

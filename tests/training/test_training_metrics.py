@@ -266,3 +266,28 @@ def test_the_tall_note_and_the_read_apart_note_are_told_apart() -> None:
     assert column_notes((tall,)) == {"tall_body_noted_images": True, "read_apart_images": False}
     assert column_notes((apart,)) == {"tall_body_noted_images": False, "read_apart_images": True}
     assert column_notes(()) == {"tall_body_noted_images": False, "read_apart_images": False}
+
+
+def test_body_sensitivity_counts_the_products_call_threshold_or_landmarks() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from models_boxfilm import box_study
+
+    _, truth, _ = box_study(fractured=("L2",))
+    low = [replace(f, fracture_probability=0.1) for f in truth.findings]
+    # L2 keeps its grade: called by its landmarks though its probability is under 0.5.
+    by_landmarks = replace(truth, findings=tuple(low))
+    # L2 graded normal with the same probability: not called.
+    by_nothing = replace(truth, findings=tuple(
+        replace(f, grade=0, fracture_type="none") if f.level == "L2" else f for f in low))
+    for pred, sensitivity in ((by_landmarks, 1.0), (by_nothing, 0.0)):
+        tally = Tally()
+        tally.add(truth, pred, 1.0, 0.5)
+        s = tally.summary(0.5)
+        assert s["fracture_body_sensitivity"] == sensitivity
+        assert s["fracture_body_specificity"] == 1.0
+        assert s["fracture_image_sensitivity"] == sensitivity
+        assert s["fracture_bodies_called_by_landmarks"] == ("1 (1 fractured)" if sensitivity
+                                                            else "0 (0 fractured)")

@@ -18,6 +18,10 @@ room (all documented in ``docs/annotation-schema.md`` too):
 * Type (grade ≥ 1 only): crush when the body kept its shape (smallest/largest own height ≥ 0.85,
   i.e. height lost evenly against the neighbours); otherwise the smallest height names it:
   anterior → wedge, middle → biconcave, posterior → crush.
+* Flattening (``flattening``): the tallest of the body's own Ha, Hm, Hp as a share of the same
+  height's mean over its normal neighbours, only with one above AND one below. A body flattened
+  as a whole (every height well below both neighbours') is a crush fracture whatever its own
+  shape ratios say; the ratios compare a body with itself and miss it.
 * SDI = sum of DECIDED grades over the vertebral bodies (sacrum excluded); ``sdi_measured`` is the
   same sum over measured grades of the measurable bodies.
 """
@@ -79,6 +83,8 @@ class VertebraMeasurement:
     vc_levels: tuple[str, ...] = ()  # neighbours used for VC and the crush ratio
     height_loss_mm: float | None = None  # reference − smallest height, only when unit is mm
     smallest_height: str | None = None  # "anterior", "middle" or "posterior"
+    # tallest own height / the same height's mean over a normal neighbour above and one below
+    flattening: float | None = None
 
     def __post_init__(self) -> None:
         if self.unit not in ("mm", "px"):
@@ -86,7 +92,7 @@ class VertebraMeasurement:
         if self.measurable == bool(self.reason):
             raise ValueError(f"{self.level}: a reason is given exactly when not measurable")
         for name in ("ha", "hm", "hp", "wedge_ratio", "biconcave_ratio", "crush_ratio",
-                     "reference_height", "height_loss", "vc", "height_loss_mm"):
+                     "reference_height", "height_loss", "vc", "height_loss_mm", "flattening"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{self.level}: {name} is not a finite number")
@@ -288,11 +294,13 @@ def _measure_one(own: _Shape, neighbours: tuple[_Shape, ...], unit: str) -> Vert
     loss = 1.0 - smallest / reference
     grade, borderline = measured_grade(loss)
     names = tuple(s.finding.level for s in neighbours)
-    vc = crush = None
+    vc = crush = flattening = None
     if neighbours:
         mean_ha = _mean(neighbours, "anterior")
         vc = (mean_ha - h["anterior"]) / mean_ha
         crush = h["posterior"] / _mean(neighbours, "posterior")
+    if len(neighbours) == 2:  # one above and one below (``_neighbours`` picks at most one each)
+        flattening = max(h[k] / _mean(neighbours, k) for k in h)
     return VertebraMeasurement(
         finding_id=own.finding.finding_id, level=own.finding.level, measurable=True, unit=unit,
         ha=h["anterior"], hm=h["middle"], hp=h["posterior"],
@@ -301,7 +309,7 @@ def _measure_one(own: _Shape, neighbours: tuple[_Shape, ...], unit: str) -> Vert
         height_loss=loss, measured_grade=grade, measured_type=fracture_type(h, grade),
         borderline=borderline, vc=vc, vc_levels=names,
         height_loss_mm=(reference - smallest) if unit == "mm" else None,
-        smallest_height=smallest_kind,
+        smallest_height=smallest_kind, flattening=flattening,
     )
 
 

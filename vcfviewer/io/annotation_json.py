@@ -96,6 +96,7 @@ def measurement_to_dict(m: VertebraMeasurement) -> dict[str, Any]:
         "height_loss_mm": _number(m.height_loss_mm), "measured_grade": int(m.measured_grade),
         "measured_type": m.measured_type.value, "borderline": m.borderline,
         "vc": _number(m.vc), "vc_levels": list(m.vc_levels),
+        "flattening": _number(m.flattening),
     }
 
 

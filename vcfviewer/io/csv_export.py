@@ -20,7 +20,8 @@ from vcfviewer.io import atomic
 COLUMNS: tuple[str, ...] = (
     "level", "plane", "finding_id", "measurable", "not_measurable_reason", "unit", "ha", "hm", "hp",
     "wedge_ratio", "biconcave_ratio", "crush_ratio", "reference_height", "reference_levels",
-    "height_loss", "height_loss_mm", "vc", "vc_levels", "measured_grade", "measured_type",
+    "height_loss", "height_loss_mm", "vc", "vc_levels", "flattening", "measured_grade",
+    "measured_type",
     "borderline", "grade", "fracture_type", "fracture_probability", "reader_edited",
     "added_by_reader", "lookalikes",
 )
@@ -51,6 +52,7 @@ def row_for(finding: VertebraFinding, m: VertebraMeasurement,
         "crush_ratio": m.crush_ratio, "reference_height": m.reference_height,
         "reference_levels": m.reference_levels, "height_loss": m.height_loss,
         "height_loss_mm": m.height_loss_mm, "vc": m.vc, "vc_levels": m.vc_levels,
+        "flattening": m.flattening,
         "measured_grade": int(m.measured_grade) if m.measurable else None,
         "measured_type": m.measured_type.value if m.measurable else None,
         "borderline": m.borderline if m.measurable else None,

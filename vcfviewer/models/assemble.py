@@ -1,26 +1,21 @@
 """From network outputs to the annotation model: crops, source-pixel masks/landmarks, levels, grades.
 
-Grade decision (documented in the model card): the network's fracture probability decides
-WHETHER a body is fractured (threshold preset), the landmark morphometry (``measure_study``)
-decides HOW MUCH (Genant grade from height loss) and the type. A body called fractured whose
-measured loss is under 20 % is proposed as grade 1 with the type of its smallest height ratio; a
-body the network calls normal stays grade 0 even when the landmarks measure >= 20 % (short bodies
-and physiological wedges look like that), and the study gets a flag naming it so the reader looks.
+The grade decision (whether, how much, what type) is ``grading.decide_grades``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from vcfviewer.core.annotation import (BodyMask, FractureType, Grade, Provenance,
-                                       StudyAnnotation, VertebraFinding, image_ref_for)
+from vcfviewer.core.annotation import (BodyMask, Provenance, StudyAnnotation, VertebraFinding,
+                                       image_ref_for)
 from vcfviewer.core.image import Radiograph
-from vcfviewer.core.morphometry import measure_study
 from vcfviewer.models.confidence import tall_body_note, uncertain_outline_note
 from vcfviewer.models.field import ExposedField
+from vcfviewer.models.grading import decide_grades
 from vcfviewer.models.postprocess import FilmParse, column_angles
 from vcfviewer.models.preprocess import (CropTransform, FilmTransform, crop_matrix, extract_crop,
                                          shrink)
@@ -266,38 +261,3 @@ def _resolve_overlaps(findings: list[VertebraFinding]) -> None:
         a_view = a.array[top - a.top:bottom - a.top, left - a.left:right - a.left]
         both = a_view & b.array[top - b.top:bottom - b.top, left - b.left:right - b.left]
         a_view[both] = False
-
-
-def _fallback_type(m) -> FractureType:
-    ratios = {FractureType.WEDGE: m.wedge_ratio, FractureType.BICONCAVE: m.biconcave_ratio}
-    ratios = {k: v for k, v in ratios.items() if v is not None}
-    if not ratios or min(ratios.values()) > 0.97:
-        return FractureType.CRUSH
-    return min(ratios, key=ratios.get)
-
-
-def decide_grades(annotation: StudyAnnotation, threshold: float) -> StudyAnnotation:
-    """Set each body's grade/type from probability (whether) and morphometry (how much)."""
-    fractured = {f.finding_id for f in annotation.vertebrae
-                 if (f.fracture_probability or 0.0) >= threshold}
-    current = annotation
-    # Two passes: the neighbour reference excludes fractured neighbours, which the first pass sets.
-    for _ in range(2):
-        measures = measure_study(current).by_id
-        findings, notes = [], []
-        for f in current.findings:
-            m = measures.get(f.finding_id)
-            if f.is_sacrum or m is None or not m.measurable:
-                grade, ftype = (Grade.MILD, FractureType.CRUSH) if f.finding_id in fractured else (
-                    Grade.NORMAL, FractureType.NONE)
-            elif f.finding_id in fractured:
-                grade = max(Grade.MILD, m.measured_grade)
-                ftype = m.measured_type if m.measured_type != FractureType.NONE else _fallback_type(m)
-            else:
-                grade, ftype = Grade.NORMAL, FractureType.NONE
-                if m.measured_grade >= Grade.MODERATE:
-                    notes.append(f"{f.level}: landmarks measure {m.height_loss:.0%} height loss "
-                                 "but the model calls it normal")
-            findings.append(replace(f, grade=grade, fracture_type=ftype))
-        current = replace(current, findings=tuple(findings))
-    return replace(current, flags=current.flags + tuple(notes))

@@ -180,7 +180,11 @@ class Tally:
     lm_err_pct: list = field(default_factory=list)
     ratio_err: list = field(default_factory=list)
     grades: list = field(default_factory=list)  # (truth, pred)
-    scores: list = field(default_factory=list)  # (label, prob, detected, image index)
+    # (label, prob, detected, image index, called): called is the product's decision, the
+    # threshold or the landmarks (``grading.decide_grades``)
+    scores: list = field(default_factory=list)
+    # bodies the product called by their landmarks, under the threshold: fractured in the truth?
+    landmark_calls: list = field(default_factory=list)
     image_scores: list = field(default_factory=list)  # (label, prob, predicted)
     plane_err: list = field(default_factory=list)  # CT: |predicted − true mid-sagittal plane|
     facing_right: int = 0  # radiographs whose facing the analyser got right
@@ -247,7 +251,7 @@ class Tally:
             self.missed += 1
             # A missed body counts as "not called" for sensitivity; grades are compared on
             # detected bodies only (detection recall reports the misses).
-            self.scores.append((t.is_fractured, 0.0, False, self.images - 1))
+            self.scores.append((t.is_fractured, 0.0, False, self.images - 1, False))
             return False
         self.tp_bodies += 1
         hit = t.level == p.level
@@ -263,7 +267,11 @@ class Tally:
         rt, rp = ratios(t.landmarks), ratios(p.landmarks)
         self.ratio_err.extend(100 * abs(x - y) for x, y in zip(rt, rp))
         self.grades.append((int(t.grade), int(p.grade)))
-        self.scores.append((t.is_fractured, p.fracture_probability or 0.0, True, self.images - 1))
+        prob = p.fracture_probability or 0.0
+        self.scores.append((t.is_fractured, prob, True, self.images - 1,
+                            prob >= threshold or p.is_fractured))
+        if p.is_fractured and prob < threshold:
+            self.landmark_calls.append(t.is_fractured)
         if t.plane_index is not None and p.plane_index is not None:
             self.plane_err.append(abs(t.plane_index - p.plane_index))
         return hit
@@ -273,7 +281,7 @@ class Tally:
         found = self.tp_bodies
         labels = np.array([s[0] for s in self.scores], bool)
         probs = np.array([s[1] for s in self.scores], float)
-        called = probs >= threshold
+        called = np.array([s[4] for s in self.scores], bool)
         g = np.array(self.grades, int).reshape(-1, 2)
         img = np.array(self.image_scores, float).reshape(-1, 3)
         ct = {"mid_plane_error_planes_mean": _mean(self.plane_err),
@@ -308,6 +316,8 @@ class Tally:
             "fracture_body_specificity_ci95": self._body_interval(~called & ~labels, ~labels),
             "fracture_body_auroc": auroc(probs, labels),
             "fracture_bodies_positive": int(labels.sum()),
+            "fracture_bodies_called_by_landmarks": (f"{len(self.landmark_calls)} "
+                                                    f"({sum(self.landmark_calls)} fractured)"),
             **_image_rates(img),
             **facing,
             **self._doubt_summary(),

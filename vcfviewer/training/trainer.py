@@ -383,7 +383,7 @@ class Trainer:
 
 
 def _rethreshold(annotation, threshold: float):
-    from vcfviewer.models.assemble import decide_grades
+    from vcfviewer.models.grading import decide_grades
 
     return decide_grades(annotation, threshold)
 
@@ -463,7 +463,9 @@ DESIGN = {
               "an L6 one (renamed, with a note)",
     "fracture_probability": "fusion_weight x body-network probability + (1 - fusion_weight) x "
                             "mean film-network 'fractured' probability over the body",
-    "grade": "probability >= threshold decides whether a body is fractured; landmark morphometry "
+    "grade": "probability >= threshold decides whether a body is fractured, and so does a body "
+             "flattened as a whole (every height <= 0.72 of the same height in its nearest normal "
+             "neighbours above and below; models/grading.py), with a note; landmark morphometry "
              "(core.morphometry.measure_study) decides the Genant grade (at least 1) and type",
     "orientation": "film network predicts facing right / inverted grey scale; when either is "
                    "> 0.5 the film is mirrored/inverted to the canonical view and run again",
