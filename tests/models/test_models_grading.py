@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vcfviewer.core.annotation import ImageRef, Provenance, StudyAnnotation, VertebraFinding
+from vcfviewer.models.confidence import NOTE_MARK
 from vcfviewer.models.grading import FLATTENED, decide_grades
 
 _TOPS = {"L1": 0, "L2": 40, "L3": 80, "L4": 120, "L5": 160}
@@ -20,9 +21,10 @@ def body(level: str, ha: float, hm: float, hp: float, p: float) -> VertebraFindi
     return VertebraFinding(level=level, landmarks=pts, fracture_probability=p)
 
 
-def decided(*findings: VertebraFinding, threshold: float = 0.5) -> StudyAnnotation:
+def decided(*findings: VertebraFinding, threshold: float = 0.5,
+            flags: tuple[str, ...] = ()) -> StudyAnnotation:
     image = ImageRef(path="x.png", rows=240, columns=100, pixel_spacing=None)
-    return decide_grades(StudyAnnotation(image=image, findings=findings,
+    return decide_grades(StudyAnnotation(image=image, findings=findings, flags=flags,
                                          provenance=Provenance("0.1.0")), threshold)
 
 
@@ -56,6 +58,15 @@ def test_a_body_flattened_against_both_neighbours_is_called_by_its_landmarks() -
     assert ("L3: called fractured by its landmarks (every height at most 67% of the same height "
             "in L2 and L4), though the model's fracture probability is 0.010") in out.flags
     assert not any("calls it normal" in f for f in out.flags)
+
+
+def test_a_flattened_body_whose_outline_the_model_doubts_is_not_called() -> None:
+    flattened = (body("L2", 30, 30, 30, 0.1), body("L3", 20, 20, 20, 0.01),
+                 body("L4", 30, 30, 30, 0.1))
+    doubt = f"L3, L4{NOTE_MARK}the mask and the landmarks disagree): check"
+    out = decided(*flattened, flags=(doubt,))
+    assert int(out.by_level("L3").grade) == 0
+    assert "L3: landmarks measure 33% height loss but the model calls it normal" in out.flags
 
 
 def test_a_flattened_body_is_measured_against_the_nearest_normal_neighbours() -> None:

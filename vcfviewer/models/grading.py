@@ -9,7 +9,8 @@ A body the network calls normal stays grade 0 even when its landmarks measure �
 against its own posterior height (short bodies and physiological wedges look like that); the
 study gets a note naming it so the reader looks. One exception: a body flattened as a whole,
 every height at most ``FLATTENED`` of the same height in its normal neighbours above AND below,
-is called fractured by its landmarks, with a note saying so. No look-alike the simulator draws
+is called fractured by its landmarks, with a note saying so, unless the model doubts its outline
+(then the landmarks that would call it are in doubt too). No look-alike the simulator draws
 comes near it (its short normal bodies keep ≥ 0.88 of their neighbours' tallest height), but the
 network, trained on simulated films only, called a real flat L4 normal (model card, Real films).
 """
@@ -20,6 +21,7 @@ from dataclasses import replace
 
 from vcfviewer.core.annotation import FractureType, Grade, StudyAnnotation
 from vcfviewer.core.morphometry import BORDERLINE_MARGIN, GRADE_CUTOFFS, measure_study
+from vcfviewer.models.confidence import uncertain_levels
 
 # Every height ≥ 28 % below the neighbours': moderate (25 %) beyond its ±3-point borderline band.
 FLATTENED = 1.0 - (GRADE_CUTOFFS[1] + BORDERLINE_MARGIN)
@@ -31,8 +33,10 @@ def decide_grades(annotation: StudyAnnotation, threshold: float) -> StudyAnnotat
               if (f.fracture_probability or 0.0) >= threshold}
     graded, measures = _graded(annotation, called)
     # One round, against the neighbours the network calls normal; the note quotes that measure.
+    # Landmarks the model itself doubts (the "outline uncertain" note) call nothing.
+    doubted = uncertain_levels(annotation.flags)
     flattened = {fid: m for fid, m in measures.items()
-                 if fid not in called and _is_flattened(m)}
+                 if fid not in called and m.level not in doubted and _is_flattened(m)}
     if flattened:
         graded, measures = _graded(annotation, called | set(flattened))
     notes = [_note(f, flattened.get(f.finding_id) or measures[f.finding_id],

@@ -465,8 +465,9 @@ DESIGN = {
                             "mean film-network 'fractured' probability over the body",
     "grade": "probability >= threshold decides whether a body is fractured, and so does a body "
              "flattened as a whole (every height <= 0.72 of the same height in its nearest normal "
-             "neighbours above and below; models/grading.py), with a note; landmark morphometry "
-             "(core.morphometry.measure_study) decides the Genant grade (at least 1) and type",
+             "neighbours above and below; models/grading.py) whose outline is not in doubt, with "
+             "a note; landmark morphometry (core.morphometry.measure_study) decides the Genant "
+             "grade (at least 1) and type",
     "orientation": "film network predicts facing right / inverted grey scale; when either is "
                    "> 0.5 the film is mirrored/inverted to the canonical view and run again",
     "tall_bodies": "a body whose tallest height is >= 1.4x the tallest of the bodies within two "
