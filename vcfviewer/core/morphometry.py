@@ -20,8 +20,8 @@ room (all documented in ``docs/annotation-schema.md`` too):
   anterior → wedge, middle → biconcave, posterior → crush.
 * Flattening (``flattening``): the tallest of the body's own Ha, Hm, Hp as a share of the same
   height's mean over its normal neighbours, only with one above AND one below. A body flattened
-  as a whole (every height well below both neighbours') is a crush fracture whatever its own
-  shape ratios say; the ratios compare a body with itself and miss it.
+  as a whole (every height well below both neighbours') has lost height though its own shape
+  ratios look normal: they compare the body with itself.
 * SDI = sum of DECIDED grades over the vertebral bodies (sacrum excluded); ``sdi_measured`` is the
   same sum over measured grades of the measurable bodies.
 """

@@ -21,9 +21,8 @@ COLUMNS: tuple[str, ...] = (
     "level", "plane", "finding_id", "measurable", "not_measurable_reason", "unit", "ha", "hm", "hp",
     "wedge_ratio", "biconcave_ratio", "crush_ratio", "reference_height", "reference_levels",
     "height_loss", "height_loss_mm", "vc", "vc_levels", "flattening", "measured_grade",
-    "measured_type",
-    "borderline", "grade", "fracture_type", "fracture_probability", "reader_edited",
-    "added_by_reader", "lookalikes",
+    "measured_type", "borderline", "grade", "fracture_type", "fracture_probability",
+    "reader_edited", "added_by_reader", "lookalikes",
 )
 _DIGITS = 4
 

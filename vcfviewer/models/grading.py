@@ -5,14 +5,14 @@ landmark morphometry (``measure_study``) decides HOW MUCH (Genant grade from hei
 type. A body called fractured whose measured loss is under 20 % is proposed as grade 1 with the
 type of its smallest height ratio.
 
-A body the network calls normal stays grade 0 even when its landmarks measure ≥ 25 % loss
-against its own posterior height (short bodies and physiological wedges look like that); the
-study gets a note naming it so the reader looks. One exception: a body flattened as a whole,
-every height at most ``FLATTENED`` of the same height in its normal neighbours above AND below,
-is called fractured by its landmarks, with a note saying so, unless the model doubts its outline
-(then the landmarks that would call it are in doubt too). No look-alike the simulator draws
-comes near it (its short normal bodies keep ≥ 0.88 of their neighbours' tallest height), but the
-network, trained on simulated films only, called a real flat L4 normal (model card, Real films).
+A body the network calls normal stays grade 0 even when its landmarks measure ≥ 25 % height
+loss (short bodies and physiological wedges can); the study gets a note naming it so the reader
+looks. One exception: a body flattened as a whole, every height at most ``FLATTENED`` of the
+same height in its normal neighbours above AND below, is called fractured by its landmarks,
+with a note saying so, unless the model doubts its outline (then the landmarks that would call
+it are in doubt too). On the simulated evaluation films the network already calls every such
+body but one (a normal body on a film whose column is wrong); the rule is there because the
+network, trained on simulated films only, called a real flat L4 normal (model card, Ablations).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from vcfviewer.core.annotation import FractureType, Grade, StudyAnnotation
-from vcfviewer.core.morphometry import BORDERLINE_MARGIN, GRADE_CUTOFFS, measure_study
+from vcfviewer.core.morphometry import (BORDERLINE_MARGIN, GRADE_CUTOFFS, VertebraMeasurement,
+                                        measure_study)
 from vcfviewer.models.confidence import uncertain_levels
 
 # Every height ≥ 28 % below the neighbours': moderate (25 %) beyond its ±3-point borderline band.
@@ -45,7 +46,8 @@ def decide_grades(annotation: StudyAnnotation, threshold: float) -> StudyAnnotat
     return replace(graded, flags=graded.flags + tuple(n for n in notes if n))
 
 
-def _graded(annotation: StudyAnnotation, fractured: set[str]) -> tuple[StudyAnnotation, dict]:
+def _graded(annotation: StudyAnnotation, fractured: set[str]
+            ) -> tuple[StudyAnnotation, dict[str, VertebraMeasurement]]:
     """``annotation`` with ``fractured`` graded by their landmarks and the rest grade 0, and the
     measurements that graded it."""
     current = annotation
