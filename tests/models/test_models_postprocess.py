@@ -7,7 +7,8 @@ import pytest
 
 from models_filmmaps import bodies_at, box_mask, film_maps, hide_body
 
-from vcfviewer.models.postprocess import (MIN_SOLIDITY, BodyCandidate, column_angles, find_bodies,
+from vcfviewer.models.postprocess import (MIN_SOLIDITY, BodyCandidate, body_sized, column_angles,
+                                          find_bodies,
                                           find_peaks, gap_notes, merge_stacked, number_levels,
                                           parse_film, solidity, peak_axis, split_instances,
                                           typical_body_size)
@@ -340,3 +341,27 @@ def test_without_any_peak_every_blob_sets_the_body_size() -> None:
     frac, _, _ = film_maps(2)
     body = np.isin(frac.argmax(0), (1, 2))
     assert typical_body_size(body, np.zeros((0, 2))) == pytest.approx(np.sqrt(192))
+
+
+def _blob(area_rows: int, top: int) -> np.ndarray:
+    """A 10 px wide mask ``area_rows`` tall at row ``top`` of a 200 x 40 grid."""
+    mask = np.zeros((200, 40), bool)
+    mask[top:top + area_rows, 10:20] = True
+    return mask
+
+
+def test_a_mask_is_body_sized_against_the_typical_body_or_with_a_peak_the_median_mask() -> None:
+    # size 20: the typical floor is 0.35 x 400 = 140 px. Masks of 400, 400, 100 (peak) and 100
+    # (no peak) px: the median is 250, its floor 87.5, so the small one with a peak stays (a CT
+    # plane's upper thoracic body, far smaller than the typical body) and the other goes.
+    masks = [_blob(40, 0), _blob(40, 50), _blob(10, 100), _blob(10, 150)]
+    peaks = np.array([[15, 20], [15, 70], [15, 105]])
+    kept = body_sized(masks, peaks, 20.0)
+    assert [int(m.sum()) for m in kept] == [400, 400, 100]
+    # Specks without a peak (held-out 950060's lead marker) go, however many: 0.35 x the median
+    # 30 px is 10.5, but they hold no peak and are under 140.
+    specks = [_blob(3, 110 + 4 * i) for i in range(5)]
+    assert [int(m.sum()) for m in body_sized(masks[:2] + specks, peaks[:2], 20.0)] == [400, 400]
+    # A peak in a mask under 0.35 of the median mask does not keep it: 20 px against 400.
+    peaks = np.array([[15, 20], [15, 70], [15, 101]])
+    assert len(body_sized(masks[:2] + [_blob(40, 150), _blob(2, 100)], peaks, 20.0)) == 3
