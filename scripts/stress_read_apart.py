@@ -113,10 +113,12 @@ class Trial:
         if findings is None:
             annotation, measured = self.measure(parse)
             findings = annotation.findings
-        args = (reading.unit, findings, measured, reading.transform)
-        tall = bool(merged.tall_probes(*args, a.card.input, a.threshold, self.image.spacing_mm))
-        split = merged.read_apart(*args, (reading.film.fracture, reading.film.level),
-                                  a.card.input, a.threshold, self.image.spacing_mm, a.run_bodies)
+        frame = merged.Frame.of(reading.unit, measured, reading.transform, a.card.input)
+        tall = bool(merged.tall_probes(frame, findings, measured, a.threshold,
+                                       self.image.spacing_mm))
+        split = merged.read_apart(reading.unit, findings, measured, reading.transform,
+                                  (reading.film.fracture, reading.film.level), a.card.input,
+                                  a.threshold, self.image.spacing_mm, a.run_bodies)
         final = measured if split is None else self.measure(split)[1]
         return tall, split is not None, same_column(self.parse, final)
 

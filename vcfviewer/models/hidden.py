@@ -51,6 +51,32 @@ class GapProbe:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """The film probes are cut from, and the typical body they are sized and judged by."""
+
+    unit: np.ndarray
+    transform: FilmTransform
+    side: float  # crop side, source pixels
+    size: int  # crop side, crop pixels
+    typical_area: float  # a typical body, source pixels
+    typical_film_area: float  # the same on the film grid
+
+    @classmethod
+    def of(cls, unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
+           spec: dict) -> "Frame":
+        film_area = float(np.median([b.area for b in parse.bodies]))
+        side = film_crop_side(film_area, transform, spec)
+        return cls(unit, transform, side, int(spec["body_size"]),
+                   (side / crop_factor(spec)) ** 2, film_area)
+
+    def probe(self, centre: np.ndarray, angle: float) -> GapProbe:
+        """A canonical crop of a typical body's size centred on ``centre`` (source pixels)."""
+        matrix = crop_matrix(centre, angle, self.side, self.size, self.transform.flipped)
+        crop, tf = extract_crop(self.unit, matrix, self.size)
+        return GapProbe(centre, crop, tf)
+
+
+@dataclass(frozen=True)
 class BodyReading:
     """The body network's answer for one crop (crop pixels)."""
 
@@ -85,20 +111,14 @@ def probe_points(centres: np.ndarray, end_step: float = END_STEP) -> list[tuple[
 def gap_probes(unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
                spec: dict) -> list[GapProbe]:
     """One canonical crop per probe point, sized as a typical body's crop, along the local axis."""
-    size = int(spec["body_size"])
     if len(parse.bodies) < 3:
         return []
+    frame = Frame.of(unit, parse, transform, spec)
     centres = transform.to_source(np.array([b.centre for b in parse.bodies]))
-    side = film_crop_side(float(np.median([b.area for b in parse.bodies])), transform, spec)
     rows, cols = unit.shape
-    probes = []
-    for centre, angle in probe_points(centres):
-        if not (0 <= centre[0] <= cols - 1 and 0 <= centre[1] <= rows - 1):
-            continue  # at least half of a body centred off the film is cut: never measured
-        matrix = crop_matrix(centre, angle, side, size, transform.flipped)
-        crop, tf = extract_crop(unit, matrix, size)
-        probes.append(GapProbe(centre, crop, tf))
-    return probes
+    # At least half of a body centred off the film is cut: never measured, so never probed.
+    return [frame.probe(centre, angle) for centre, angle in probe_points(centres)
+            if 0 <= centre[0] <= cols - 1 and 0 <= centre[1] <= rows - 1]
 
 
 def reads_as_body(reading: BodyReading, factor: float) -> bool:

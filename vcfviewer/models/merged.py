@@ -43,11 +43,11 @@ import numpy as np
 
 from vcfviewer.core.annotation import BodyMask, VertebraFinding
 from vcfviewer.models import postprocess
-from vcfviewer.models.assemble import body_mask, crop_factor, film_crop_side
+from vcfviewer.models.assemble import body_mask
 from vcfviewer.models.confidence import APART_MARK, MAX_MEAN_SPREAD, tall_bodies
-from vcfviewer.models.hidden import MIN_FILM_PIXELS, GapProbe, mask_on_film_grid
+from vcfviewer.models.hidden import MIN_FILM_PIXELS, Frame, GapProbe, mask_on_film_grid
 from vcfviewer.models.postprocess import FilmParse
-from vcfviewer.models.preprocess import FilmTransform, crop_matrix, extract_crop
+from vcfviewer.models.preprocess import FilmTransform
 from vcfviewer.models.repeats import REPEAT_SHARE, overlap_share
 
 PROBE_AT = (0.25, 0.75)  # along the tall body's axis, superior → inferior endplate midpoints
@@ -81,36 +81,11 @@ class Reading:
                 and self.spread <= MAX_MEAN_SPREAD and self.film_mask.sum() >= MIN_FILM_PIXELS)
 
 
-@dataclass(frozen=True)
-class Frame:
-    """The film the probes are cut from and the typical body they are sized and judged by."""
-
-    unit: np.ndarray
-    transform: FilmTransform
-    side: float  # crop side, source pixels
-    size: int  # crop side, crop pixels
-    typical_area: float  # a typical body, source pixels
-    typical_film_area: float  # the same on the film grid
-
-    @classmethod
-    def of(cls, unit: np.ndarray, parse: FilmParse, transform: FilmTransform,
-           spec: dict) -> "Frame":
-        film_area = float(np.median([b.area for b in parse.bodies]))
-        side = film_crop_side(film_area, transform, spec)
-        return cls(unit, transform, side, int(spec["body_size"]),
-                   (side / crop_factor(spec)) ** 2, film_area)
-
-    def probe(self, centre: np.ndarray, angle: float) -> GapProbe:
-        """A canonical crop of a typical body's size centred on ``centre`` (source pixels)."""
-        matrix = crop_matrix(centre, angle, self.side, self.size, self.transform.flipped)
-        crop, tf = extract_crop(self.unit, matrix, self.size)
-        return GapProbe(centre, crop, tf)
-
-    def reading(self, out: dict, row: int, probe: GapProbe) -> Reading:
-        """Row ``row`` of the body network's output ``out``, read on ``probe``."""
-        return Reading(body_mask(out["mask"][row], probe.tf, self.unit.shape),
-                       mask_on_film_grid(out["mask"][row], probe.tf, self.transform),
-                       float(out["landmark_spread"][row].mean()))
+def read_probe(frame: Frame, out: dict, row: int, probe: GapProbe) -> Reading:
+    """Row ``row`` of the body network's output ``out``, read on ``probe``."""
+    return Reading(body_mask(out["mask"][row], probe.tf, frame.unit.shape),
+                   mask_on_film_grid(out["mask"][row], probe.tf, frame.transform),
+                   float(out["landmark_spread"][row].mean()))
 
 
 def probe_centres(landmarks: np.ndarray) -> tuple[list[np.ndarray], float]:
@@ -132,21 +107,19 @@ def parse_index(finding: VertebraFinding, parse: FilmParse, transform: FilmTrans
     return int(np.argmin([np.hypot(*(b.centre - (x, y))) for b in parse.bodies]))
 
 
-def tall_probes(unit: np.ndarray, findings: Sequence[VertebraFinding], parse: FilmParse,
-                transform: FilmTransform, spec: dict, threshold: float,
-                spacing: tuple[float, float] | None) -> list[TallBody]:
+def tall_probes(frame: Frame, findings: Sequence[VertebraFinding], parse: FilmParse,
+                threshold: float, spacing: tuple[float, float] | None) -> list[TallBody]:
     """Two canonical crops, a typical body's size, over each tall body's halves."""
     tall = tall_bodies(findings, threshold, spacing)
-    if not tall or not parse.bodies:
+    if not tall:
         return []
-    frame = Frame.of(unit, parse, transform, spec)
     out = []
     for finding in findings:
         if finding.level not in tall or finding.landmarks is None:
             continue
         centres, angle = probe_centres(finding.landmarks)
         out.append(TallBody(finding.level, tall[finding.level],
-                            parse_index(finding, parse, transform),
+                            parse_index(finding, parse, frame.transform),
                             tuple(frame.probe(c, angle) for c in centres), angle))
     return out
 
@@ -215,7 +188,7 @@ def look_again(readings: Sequence[Reading], tall: TallBody, tall_mask: np.ndarra
     probe = rest_probe(sharp[0], tall, tall_mask, frame) if len(sharp) == 1 else None
     if probe is None:
         return None
-    again = frame.reading(run_bodies(probe.crop[None]), 0, probe)
+    again = read_probe(frame, run_bodies(probe.crop[None]), 0, probe)
     if not reads_apart([sharp[0], again], frame.typical_area):
         return None
     return superior_first([sharp[0].film_mask, again.film_mask])
@@ -244,14 +217,16 @@ def read_apart(unit: np.ndarray, findings: Sequence[VertebraFinding], parse: Fil
                run_bodies: Callable[[np.ndarray], dict]) -> FilmParse | None:
     """The column with every tall body the body network reads as two split, or None when
     none is (the measured column stands)."""
-    talls = tall_probes(unit, findings, parse, transform, spec, threshold, spacing)
+    if not parse.bodies:
+        return None
+    frame = Frame.of(unit, parse, transform, spec)
+    talls = tall_probes(frame, findings, parse, threshold, spacing)
     if not talls:
         return None
     out = run_bodies(np.stack([p.crop for t in talls for p in t.probes]))
-    frame = Frame.of(unit, parse, transform, spec)
     split = parse
     for k, tall in enumerate(talls):
-        readings = [frame.reading(out, 2 * k + j, p) for j, p in enumerate(tall.probes)]
+        readings = [read_probe(frame, out, 2 * k + j, p) for j, p in enumerate(tall.probes)]
         # An earlier split renumbered the column: find the tall body in it again (gone when
         # two tall findings came from one parse body, which is split once).
         index = next((i for i, b in enumerate(split.bodies) if b is parse.bodies[tall.index]),

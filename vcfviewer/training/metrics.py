@@ -183,8 +183,6 @@ class Tally:
     # (label, prob, detected, image index, called): called is the product's decision, the
     # threshold or the landmarks (``grading.decide_grades``)
     scores: list = field(default_factory=list)
-    # bodies the product called by their landmarks, under the threshold: fractured in the truth?
-    landmark_calls: list = field(default_factory=list)
     image_scores: list = field(default_factory=list)  # (label, prob, predicted)
     plane_err: list = field(default_factory=list)  # CT: |predicted − true mid-sagittal plane|
     facing_right: int = 0  # radiographs whose facing the analyser got right
@@ -270,8 +268,6 @@ class Tally:
         prob = p.fracture_probability or 0.0
         self.scores.append((t.is_fractured, prob, True, self.images - 1,
                             prob >= threshold or p.is_fractured))
-        if p.is_fractured and prob < threshold:
-            self.landmark_calls.append(t.is_fractured)
         if t.plane_index is not None and p.plane_index is not None:
             self.plane_err.append(abs(t.plane_index - p.plane_index))
         return hit
@@ -282,6 +278,7 @@ class Tally:
         labels = np.array([s[0] for s in self.scores], bool)
         probs = np.array([s[1] for s in self.scores], float)
         called = np.array([s[4] for s in self.scores], bool)
+        by_landmarks = called & (probs < threshold)  # called, though under the threshold
         g = np.array(self.grades, int).reshape(-1, 2)
         img = np.array(self.image_scores, float).reshape(-1, 3)
         ct = {"mid_plane_error_planes_mean": _mean(self.plane_err),
@@ -316,8 +313,9 @@ class Tally:
             "fracture_body_specificity_ci95": self._body_interval(~called & ~labels, ~labels),
             "fracture_body_auroc": auroc(probs, labels),
             "fracture_bodies_positive": int(labels.sum()),
-            "fracture_bodies_called_by_landmarks": (f"{len(self.landmark_calls)} "
-                                                    f"({sum(self.landmark_calls)} fractured)"),
+            "fracture_bodies_called_by_landmarks": (f"{int(by_landmarks.sum())} "
+                                                    f"({int((by_landmarks & labels).sum())} "
+                                                    "fractured)"),
             **_image_rates(img),
             **facing,
             **self._doubt_summary(),
