@@ -172,7 +172,9 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
              "above renumbered; check the levels",
              "T11 and T12: two bodies read as one (the body numbered T12 was 1.54x as tall as "
              "the tallest normal body within two levels); the body network read them apart and "
-             "the levels above moved up; check both and the levels")
+             "the levels above moved up; check both and the levels",
+             "T11, L5: close to the edge of the exposed field, where a body may be cut off: "
+             "check that it is whole on the film before trusting its measurements and grade")
     assert model_notes(notes).split("\n") == [
         notes[0] + " [Ctrl+6 names an L6]",
         notes[1] + " [Ctrl+Up / Ctrl+Down renumber the column]",
@@ -184,5 +186,6 @@ def test_model_notes_name_the_action_that_settles_a_numbering_note() -> None:
         notes[7],
         notes[8] + " [B adds a body, Ctrl+Up renumbers up]",
         notes[9] + " [B adds a body, Ctrl+Up renumbers up]",
-        notes[10] + " [Del deletes one, Ctrl+Down renumbers down]"]
+        notes[10] + " [Del deletes one, Ctrl+Down renumbers down]",
+        notes[11] + " [Del deletes a body that is cut off]"]
     assert model_notes(()) == "none"

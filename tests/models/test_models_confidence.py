@@ -46,6 +46,14 @@ def test_the_note_names_the_uncertain_levels_in_column_order() -> None:
     assert uncertain_outline_note(bodies, {}) == []  # bodies without the network's reading
 
 
+def test_the_edge_note_names_the_bodies_in_column_order_and_only_when_there_are_some() -> None:
+    from vcfviewer.models.confidence import EDGE_MARK, edge_doubt_note
+
+    note, = edge_doubt_note(["T11", "L5"])
+    assert note.startswith(f"T11, L5: {EDGE_MARK}, where a body may be cut off")
+    assert edge_doubt_note([]) == []
+
+
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-lateral-unlabelled"
 
 

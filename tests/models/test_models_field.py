@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vcfviewer.core.annotation import BodyMask, VertebraFinding
-from vcfviewer.models.assemble import (EDGE_MARGIN_FRACTION, MASK_EDGE_CELLS, CutEvidence,
-                                       _drop_cut)
+from vcfviewer.models.assemble import (EDGE_DOUBT_CELLS, EDGE_MARGIN_FRACTION, MASK_EDGE_CELLS,
+                                       CutEvidence, _close_to_edge, _drop_cut)
 from vcfviewer.models.field import exposed_field
 
 ROWS, COLS = 1200, 900
@@ -142,6 +142,22 @@ def test_a_mask_stopping_within_a_crop_cell_of_the_band_marks_the_body_cut() -> 
     # Without the body network's evidence only a mask running into the band cuts a body.
     kept, cut = _drop_cut([clear, near], img.shape, field)
     assert cut == []
+
+
+def test_a_body_kept_with_its_mask_within_the_doubt_reach_of_the_band_is_named() -> None:
+    # Band edge at x = 150, 4 px crop cells: a mask 1.5 cells (6 px) off is not cut (the cut
+    # reach is 1 cell, 4 px) but within the doubt reach (2 cells, 8 px); one 3 cells off is clear.
+    assert MASK_EDGE_CELLS < 1.5 < EDGE_DOUBT_CELLS < 3
+    img = _left_band(_film(), depth=150, tilt=0.0, value=0.0)
+    field = exposed_field(img)
+    cell = 4.0
+    near = _landmarks_moved(_finding("L3", 150 + 1.5 * cell, 600), 10.0)
+    clear = _finding("L2", 150 + 3 * cell, 400)
+    evidence = [CutEvidence(cell, np.full(6, 3.0))] * 2
+    kept, cut = _drop_cut([clear, near], img.shape, field, evidence)
+    assert [f.level for f in kept] == ["L2", "L3"] and cut == []
+    assert _close_to_edge([clear, near], field, evidence) == {near.finding_id}
+    assert _close_to_edge([clear, near], None, evidence) == set()  # CT planes: no field
 
 
 def test_a_diffuse_corner_near_the_edge_marks_the_body_cut() -> None:

@@ -256,16 +256,22 @@ def test_tall_body_notes_are_counted_against_the_column() -> None:
     assert "tall_body_noted_images" not in Tally().summary(0.5)
 
 
-def test_the_tall_note_and_the_read_apart_note_are_told_apart() -> None:
+def test_the_tall_read_apart_and_edge_notes_are_told_apart() -> None:
     from vcfviewer.training.evaluate import column_notes
 
     tall = ("L4: 1.56x as tall as the tallest normal body within two levels: it may be two "
             "vertebrae read as one …")
     apart = ("T11 and T12: two bodies read as one (the body numbered T12 was 1.54x as tall as "
              "the tallest normal body within two levels); the body network read them apart …")
-    assert column_notes((tall,)) == {"tall_body_noted_images": True, "read_apart_images": False}
-    assert column_notes((apart,)) == {"tall_body_noted_images": False, "read_apart_images": True}
-    assert column_notes(()) == {"tall_body_noted_images": False, "read_apart_images": False}
+    edge = ("L5: close to the edge of the exposed field, where a body may be cut off: check that "
+            "it is whole on the film before trusting its measurements and grade")
+    none = {"tall_body_noted_images": False, "read_apart_images": False,
+            "edge_doubt_noted_images": False}
+    assert column_notes((tall,)) == none | {"tall_body_noted_images": True}
+    assert column_notes((apart,)) == none | {"read_apart_images": True}
+    assert column_notes((edge,)) == none | {"edge_doubt_noted_images": True}
+    assert column_notes(("L5 cut at the image edge: not measured",)) == none
+    assert column_notes(()) == none
 
 
 def test_body_sensitivity_counts_the_products_call_threshold_or_landmarks() -> None:

@@ -14,6 +14,11 @@ again is most likely two read as one — a flattened vertebra merged into its ne
 leaves every level above it one too high (web-lateral-1: a wedged L4 drawn together with
 L3, its fracture missed). See ``tall_bodies`` for the rule and where its limit comes from;
 ``models.merged`` then asks the body network whether it can read the tall body apart.
+
+A fourth comes from the film's edge: a body measured although its mask reaches almost to the edge
+of the exposed field may be cut off there (``edge_doubt_note``). The simulator leaves such a body
+out of the truth, and on the simulated films it is the commonest wrong column; the pixels rarely
+settle it, so the reader is asked.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from vcfviewer.core.morphometry import body_heights
 NOTE_MARK = ": outline uncertain ("
 TALL_MARK = "as tall as the tallest normal body within two levels"
 TALL_NOTE = re.compile(rf"\S+: [\d.]+x {re.escape(TALL_MARK)}")  # how tall_body_note starts
+# The note naming bodies kept at the edge of the exposed field that may be cut off there.
+EDGE_MARK = "close to the edge of the exposed field"
 # The note of a tall body the body network read apart as two (models.merged): the words after
 # the levels.
 APART_MARK = "two bodies read as one"
@@ -119,3 +126,13 @@ def tall_body_note(findings: Sequence[VertebraFinding], threshold: float,
             "flattened body merged with its neighbour), and the levels above it would then be one "
             "too high; check its outline, its grade and the levels"
             for level, ratio in tall_bodies(findings, threshold, spacing).items()]
+
+
+def edge_doubt_note(levels: Sequence[str]) -> list[str]:
+    """One study note naming the bodies measured although they reach almost to the edge of the
+    exposed field (``assemble.EDGE_DOUBT_CELLS``): part of such a body may lie beyond the edge,
+    and then its heights are the visible part's."""
+    if not levels:
+        return []
+    return [f"{', '.join(levels)}: {EDGE_MARK}, where a body may be cut off: check that it is "
+            "whole on the film before trusting its measurements and grade"]

@@ -52,10 +52,11 @@ def iter_studies(folder: Path) -> Iterator[tuple[Path, Path, StudyAnnotation]]:
 
 def column_notes(flags: tuple[str, ...]) -> dict[str, bool]:
     """Which column notes a proposal carries, by the summary key that counts them."""
-    from vcfviewer.models.confidence import APART_MARK, is_tall_note
+    from vcfviewer.models.confidence import APART_MARK, EDGE_MARK, is_tall_note
 
     return {"tall_body_noted_images": any(is_tall_note(n) for n in flags),
-            "read_apart_images": any(APART_MARK in n for n in flags)}
+            "read_apart_images": any(APART_MARK in n for n in flags),
+            "edge_doubt_noted_images": any(EDGE_MARK in n for n in flags)}
 
 
 def evaluate_folder(folder: Path, model_id: str | None = None, device: str | None = None,

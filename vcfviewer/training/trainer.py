@@ -456,7 +456,9 @@ DESIGN = {
                    f"or whose landmark nearest it (within {assemble.NEAR_EDGE_HEIGHT:.0%} of the "
                    "body's height) has a diffuse heatmap (spread >= "
                    f"{assemble.DIFFUSE_LANDMARK_CELLS:g} crop cells), is cut: named in a note, "
-                   "not measured"),
+                   "not measured; a body kept although its mask comes within "
+                   f"{assemble.EDGE_DOUBT_CELLS:g} crop cells of the edge is named in a note "
+                   "(it may be cut off)"),
     "levels": "numbered from the sacrum upward (body above S1 = L5); the level-region task counts "
               "lumbar bodies and a count other than the numbering's is flagged, not forced; with "
               "a rib network, a body numbered T12 that shows no rib beyond doubt makes the column "

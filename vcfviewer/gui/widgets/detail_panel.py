@@ -18,7 +18,7 @@ from vcfviewer.core.morphometry import StudyMeasurements, VertebraMeasurement
 from vcfviewer.gui.review import formatting as fmt
 from vcfviewer.gui.review.actions import REVIEW_ACTIONS
 from vcfviewer.gui.review.planes import planes_text
-from vcfviewer.models.confidence import APART_MARK, TALL_NOTE  # pure numpy, no torch
+from vcfviewer.models.confidence import APART_MARK, EDGE_MARK, TALL_NOTE  # numpy, no torch
 from vcfviewer.models.repeats import REPEAT_MARK  # no torch, no cv2
 from vcfviewer.models.sacrum_top import NOTE_START as SACRUM_TOP_NOTE  # no torch
 
@@ -88,6 +88,8 @@ _NOTE_HINTS = tuple((re.compile(pattern), hint) for pattern, hint in (
     (TALL_NOTE.pattern, f"{_KEYS['add_body']} adds a missed body"),
     (rf"\S+ and \S+: {re.escape(APART_MARK)}", f"{_KEYS['delete_body']} deletes one, "
                                               f"{_KEYS['renumber_down']} renumbers down"),
+    (rf"[^:]+: {re.escape(EDGE_MARK)}", f"{_KEYS['delete_body']} deletes a body that is cut "
+                                        "off"),
     (r"facing uncertain", f"{_KEYS['analyse_other_way']} analyses it the other way round")))
 
 
