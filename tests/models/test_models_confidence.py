@@ -46,6 +46,16 @@ def test_the_note_names_the_uncertain_levels_in_column_order() -> None:
     assert uncertain_outline_note(bodies, {}) == []  # bodies without the network's reading
 
 
+def test_the_spread_reference_is_the_median_body_and_sets_the_scale() -> None:
+    from vcfviewer.models.confidence import SPREAD_REFERENCE, spread_reference, spread_scale
+
+    # Two films: bodies with mean spreads 6 and 8, and one of 10: the median body is 8.
+    assert spread_reference([np.array([6.0, 8.0]), np.array([10.0])]) == 8.0
+    assert spread_reference([]) == SPREAD_REFERENCE  # nothing read: the shipped scale
+    assert spread_scale({}) == 1.0
+    assert spread_scale({"landmark_spread_reference": 2 * SPREAD_REFERENCE}) == 0.5
+
+
 def test_the_edge_note_names_the_bodies_in_column_order_and_only_when_there_are_some() -> None:
     from vcfviewer.models.confidence import EDGE_MARK, edge_doubt_note
 

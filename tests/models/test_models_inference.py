@@ -45,6 +45,27 @@ def test_progress_stages_and_proposal_shape() -> None:
         assert (f.landmarks[:, 0] <= rad.columns - 1).all() and (f.landmarks[:, 1] >= 0).all()
 
 
+def test_a_card_s_spread_reference_puts_the_spreads_on_the_shipped_scale() -> None:
+    from dataclasses import replace
+
+    from vcfviewer.models.confidence import SPREAD_REFERENCE
+
+    torch.manual_seed(0)
+    film, body = build_networks(SPEC)
+    crops = np.random.default_rng(0).normal(size=(3, 32, 32)).astype(np.float32)
+    plain = Analyzer.from_networks(_card(), film, body)
+    assert plain.spread_scale == 1.0  # no reference in the card: the shipped scale
+    diffuse = replace(_card(), input={**SPEC, "landmark_spread_reference": 2 * SPREAD_REFERENCE})
+    halved = Analyzer.from_networks(diffuse, film, body)
+    raw = plain.run_bodies(crops)
+    scaled = halved.run_bodies(crops)
+    assert np.allclose(scaled["landmark_spread"], raw["landmark_spread"] / 2)
+    assert np.array_equal(scaled["landmarks"], raw["landmarks"])  # nothing else changes
+    # What the reference is measured on: each column body's mean spread, as the network gives it.
+    rad, _, _ = box_study()
+    assert np.allclose(halved.column_spreads(rad), plain.column_spreads(rad))
+
+
 def test_cancel_between_stages() -> None:
     film, body = build_networks(SPEC)
     analyzer = Analyzer.from_networks(_card(), film, body)

@@ -29,6 +29,8 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
                                                       "grade_weights": [0.0, 0.0, 1.0]}
     assert card["training"]["config"]["edge_band_rate"] == 0.5
     assert set(card["thresholds"]) == {"balanced", "high_ppv"}
+    # The trained body network's own spread median, measured on the validation films.
+    assert card["input"]["landmark_spread_reference"] > 0
     assert card["training"]["simulated_films"] == 3 and (work / "checkpoint.pt").is_file()
     monkeypatch.setenv("VCFVIEWER_MODELS", str(out))
     from vcfviewer.models.inference import Analyzer

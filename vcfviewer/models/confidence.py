@@ -59,6 +59,28 @@ TALL_REACH = 2
 # Mean heat-map spread of the six landmarks, in pixels of the body network's crop (96 px for
 # vcf-lateral; a sharp landmark spreads 2-6 px, the middle ones more along the endplate).
 MAX_MEAN_SPREAD = 11.0
+# Every limit on the body network's heat-map spread (here, in the cut rule, the gap probe, the
+# closer look and the read-apart check) was set on the shipped body network (1.2.0's), whose
+# column bodies spread by a median of SPREAD_REFERENCE crop px (mean of the six landmarks;
+# `Analyzer.column_spreads` on the 24 validation films a training run uses, seeds 800000+). A
+# body network trained since spreads differently (a default `vcfviewer train` run: about 16
+# after 800 steps, so every body read "outline uncertain"): its card records its own median
+# (``landmark_spread_reference``, measured by the run) and the analyser scales its spreads onto
+# the shipped network's scale, so the limits keep their meaning (model card, Ablations).
+SPREAD_REFERENCE = 6.83
+
+
+def spread_reference(column_spreads: Sequence[np.ndarray]) -> float:
+    """The median of the bodies' mean landmark spreads (``Analyzer.column_spreads`` of each
+    film): what a model card's ``landmark_spread_reference`` records."""
+    values = np.concatenate([np.ravel(s) for s in column_spreads]) if column_spreads else []
+    return round(float(np.median(values)), 2) if len(values) else SPREAD_REFERENCE
+
+
+def spread_scale(card_input: dict) -> float:
+    """Factor that puts a model's landmark spreads on the shipped body network's scale (1 for a
+    card without ``landmark_spread_reference``)."""
+    return SPREAD_REFERENCE / float(card_input.get("landmark_spread_reference", SPREAD_REFERENCE))
 
 
 def outline_iou(finding: VertebraFinding) -> float | None:

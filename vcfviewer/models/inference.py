@@ -19,6 +19,7 @@ from vcfviewer.core.levels import SACRUM
 from vcfviewer.core.progress import Job, Progress, run_to_completion
 from vcfviewer.models import (assemble, field, hidden, merged, postprocess, preprocess,
                               repeats, ribs, tiles)
+from vcfviewer.models.confidence import spread_scale
 from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
 from vcfviewer.models.network import (BodyNet, FilmNet, NetSpec, RibEnsemble, RibNet,
                                       landmark_spread)
@@ -119,6 +120,7 @@ class Analyzer:
         self.threshold = card.threshold(threshold_preset)
         self.device = choose_device(device)
         self.device_name = describe_device(self.device)
+        self.spread_scale = spread_scale(card.input)
         self.film_net, self.body_net = build_networks(card.input)
         self.rib_net = build_rib_net(card.input)
         state = load_state(path)
@@ -140,6 +142,7 @@ class Analyzer:
         """An analyser around networks in memory (training-time validation, tests)."""
         self = cls.__new__(cls)
         self.card, self.model_id, self.model_version = card, card.id, card.version
+        self.spread_scale = spread_scale(card.input)
         self.threshold_preset = threshold_preset
         self.threshold = card.threshold(threshold_preset)
         self.device = torch.device(device)
@@ -184,10 +187,25 @@ class Analyzer:
 
         return analyze_volume(self, volume)
 
-    @torch.inference_mode()
     def run_bodies(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Body network on a stack of crops (n, S, S): mask prob, landmarks (crop px), their
-        heatmaps' spread (crop px), fracture prob."""
+        heatmaps' spread (crop px, on the shipped network's scale: ``confidence.spread_scale``),
+        fracture prob."""
+        out = self._body_outputs(crops)
+        out["landmark_spread"] = out["landmark_spread"] * self.spread_scale
+        return out
+
+    def column_spreads(self, image: Radiograph) -> np.ndarray:
+        """The mean landmark spread (crop px, as the network gives it, unscaled) of each body of
+        the film's column as the body network first reads it: a training run's
+        ``landmark_spread_reference`` is their median over its validation films."""
+        reading = self.read_film(preprocess.normalise_unit(image.pixels), [], "auto")
+        crops, _ = assemble.body_crops(reading.unit, reading.parse, reading.transform,
+                                       self.card.input)
+        return self._body_outputs(crops)["landmark_spread"].mean(axis=1)
+
+    @torch.inference_mode()
+    def _body_outputs(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         if len(crops) == 0:
             size = int(self.card.input["body_size"])
             return {"mask": np.zeros((0, size, size)), "landmarks": np.zeros((0, 6, 2)),

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from vcfviewer.models import assemble
+from vcfviewer.models.confidence import spread_reference
 from vcfviewer.models.inference import (Analyzer, build_networks, build_rib_net, prefixed,
                                         split_state)
 from vcfviewer.io.atomic import atomic_path
@@ -123,6 +124,10 @@ class Trainer:
         # run's training: it is carried into the exported weights as it was.
         self.rib_state: dict = {}
         self.rib_input: dict = {}
+        # The body network's own landmark-spread median (confidence.SPREAD_REFERENCE): the
+        # --init model's until this run has trained, then measured again for each validation.
+        self.spread_reference: float | None = None
+        self._spread_step = 0
         if config.modality not in ("radiograph", "ct"):
             raise TrainingError(f"--modality {config.modality!r}: expected radiograph or ct")
         if config.init:
@@ -147,6 +152,7 @@ class Trainer:
         self.body_net.load_state_dict(body)
         self.rib_state = {k: v for k, v in state.items() if k.startswith("rib.")}
         self.rib_input = {k: v for k, v in card.input.items() if k.startswith("rib_")}
+        self.spread_reference = card.input.get("landmark_spread_reference")
 
     # -- checkpoints -------------------------------------------------------------------------
     @property
@@ -309,15 +315,34 @@ class Trainer:
 
     # -- validation, thresholds, export -----------------------------------------------------------
     def provisional_card(self, thresholds: dict | None = None) -> ModelCard:
+        reference = ({} if self.spread_reference is None else
+                     {"landmark_spread_reference": self.spread_reference})
         return ModelCard(id=self.cfg.model_id, version=self.cfg.version, task=self.cfg.task,
                          weights_file=f"{self.cfg.model_id}.safetensors", sha256="0" * 64,
-                         input={**self.cfg.card_input(), **self.rib_input}, classes=CLASSES,
+                         input={**self.cfg.card_input(), **self.rib_input, **reference},
+                         classes=CLASSES,
                          thresholds=thresholds or {"balanced": 0.5, "high_ppv": 0.8})
+
+    def _analyzer(self) -> Analyzer:
+        return Analyzer.from_networks(self.provisional_card(), self.film_net, self.body_net,
+                                      device=str(self.device), rib=self._rib_net())
+
+    def measure_spread_reference(self, val: list) -> None:
+        """After training steps, the body network's landmark-spread median on the validation
+        films (``confidence.spread_reference``), so validation and the exported card read its
+        spreads on the scale every spread limit was set on. Radiographs only: the CT model's
+        limits were set on its own network."""
+        if self.cfg.modality != "radiograph" or self.global_step == self._spread_step:
+            return
+        analyzer = self._analyzer()
+        self.spread_reference = spread_reference(
+            [analyzer.column_spreads(image) for image, _ in val])
+        self._spread_step = self.global_step
 
     def predictions(self, val: list) -> list[tuple]:
         """(truth annotation, predicted annotation, spacing) for each validation image."""
-        analyzer = Analyzer.from_networks(self.provisional_card(), self.film_net, self.body_net,
-                                          device=str(self.device), rib=self._rib_net())
+        self.measure_spread_reference(val)
+        analyzer = self._analyzer()
         out = []
         for image, truth in val:  # a film, or a whole CT volume when calibrating on a folder
             proposal = predict(analyzer, image)
