@@ -15,7 +15,7 @@ from vcfviewer.models import ribs
 from vcfviewer.models.inference import Analyzer, build_networks, build_rib_net
 
 from models_boxfilm import box_study
-from test_models_inference import SPEC, _card
+from test_models_inference import _card
 
 # A body 40 px deep (anterior wall x = 10, posterior wall x = 50) and 30 px tall (y 20-50),
 # patient facing left.
