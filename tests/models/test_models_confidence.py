@@ -60,7 +60,8 @@ def test_the_edge_note_names_the_bodies_in_column_order_and_only_when_there_are_
     from vcfviewer.models.confidence import EDGE_MARK, edge_doubt_note
 
     note, = edge_doubt_note(["T11", "L5"])
-    assert note.startswith(f"T11, L5: {EDGE_MARK}, where a body may be cut off")
+    assert note.startswith(f"T11, L5: {EDGE_MARK}, where a body may be cut off: check that each")
+    assert "check that it is whole" in edge_doubt_note(["L5"])[0]
     assert edge_doubt_note([]) == []
 
 

@@ -156,5 +156,6 @@ def edge_doubt_note(levels: Sequence[str]) -> list[str]:
     and then its heights are the visible part's."""
     if not levels:
         return []
-    return [f"{', '.join(levels)}: {EDGE_MARK}, where a body may be cut off: check that it is "
+    each = "it is" if len(levels) == 1 else "each is"
+    return [f"{', '.join(levels)}: {EDGE_MARK}, where a body may be cut off: check that {each} "
             "whole on the film before trusting its measurements and grade"]
