@@ -73,8 +73,8 @@ SPREAD_REFERENCE = 6.83
 def spread_reference(column_spreads: Sequence[np.ndarray]) -> float:
     """The median of the bodies' mean landmark spreads (``Analyzer.column_spreads`` of each
     film): what a model card's ``landmark_spread_reference`` records."""
-    values = np.concatenate([np.ravel(s) for s in column_spreads]) if column_spreads else []
-    return round(float(np.median(values)), 2) if len(values) else SPREAD_REFERENCE
+    values = np.concatenate([np.ravel(s) for s in column_spreads] or [np.zeros(0)])
+    return round(float(np.median(values)), 2) if values.size else SPREAD_REFERENCE
 
 
 def spread_scale(card_input: dict) -> float:

@@ -17,9 +17,8 @@ from vcfviewer.core.annotation import Proposal, StudyAnnotation
 from vcfviewer.core.image import Radiograph, Volume
 from vcfviewer.core.levels import SACRUM
 from vcfviewer.core.progress import Job, Progress, run_to_completion
-from vcfviewer.models import (assemble, field, hidden, merged, postprocess, preprocess,
-                              repeats, ribs, tiles)
-from vcfviewer.models.confidence import spread_scale
+from vcfviewer.models import (assemble, confidence, field, hidden, merged, postprocess,
+                              preprocess, repeats, ribs, tiles)
 from vcfviewer.models.facing import FacingCall, anatomy_flags, decide_facing, facing_flags
 from vcfviewer.models.network import (BodyNet, FilmNet, NetSpec, RibEnsemble, RibNet,
                                       landmark_spread)
@@ -120,7 +119,6 @@ class Analyzer:
         self.threshold = card.threshold(threshold_preset)
         self.device = choose_device(device)
         self.device_name = describe_device(self.device)
-        self.spread_scale = spread_scale(card.input)
         self.film_net, self.body_net = build_networks(card.input)
         self.rib_net = build_rib_net(card.input)
         state = load_state(path)
@@ -142,7 +140,6 @@ class Analyzer:
         """An analyser around networks in memory (training-time validation, tests)."""
         self = cls.__new__(cls)
         self.card, self.model_id, self.model_version = card, card.id, card.version
-        self.spread_scale = spread_scale(card.input)
         self.threshold_preset = threshold_preset
         self.threshold = card.threshold(threshold_preset)
         self.device = torch.device(device)
@@ -186,6 +183,11 @@ class Analyzer:
         from vcfviewer.models.ct import analyze_volume
 
         return analyze_volume(self, volume)
+
+    @property
+    def spread_scale(self) -> float:
+        """Factor putting this model's landmark spreads on the shipped network's scale."""
+        return confidence.spread_scale(self.card.input)
 
     def run_bodies(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Body network on a stack of crops (n, S, S): mask prob, landmarks (crop px), their

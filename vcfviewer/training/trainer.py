@@ -330,8 +330,10 @@ class Trainer:
     def measure_spread_reference(self, val: list) -> None:
         """After training steps, the body network's landmark-spread median on the validation
         films (``confidence.spread_reference``), so validation and the exported card read its
-        spreads on the scale every spread limit was set on. Radiographs only (``column_spreads``
-        reads a film): a CT run's card keeps the spreads as its network gives them."""
+        spreads on the scale every spread limit was set on. It reads each validation film once
+        more (the reference must be known before the films are analysed). Radiographs only
+        (``column_spreads`` reads a film): a CT run's card keeps the spreads as its network
+        gives them."""
         if self.cfg.modality != "radiograph" or self.global_step == self._spread_step:
             return
         analyzer = self._analyzer()
