@@ -24,7 +24,7 @@ def test_calibrate_rewrites_presets_and_keeps_weights(tmp_path: Path,
     card_path = _tiny_model(tmp_path)
     before = json.loads(card_path.read_text())
     monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
-    assert main(["train", "--calibrate", "tiny", "--val-films", "2", "--spacing", "1.2", "1.4",
+    assert main(["train", "--calibrate", "tiny", "--calibration-films", "2", "--spacing", "1.2", "1.4",
                  "--workers", "1", "--threads", "1", "--quiet"]) == 0
     after = json.loads(card_path.read_text())
     assert after["sha256"] == before["sha256"] and after["input"] == before["input"]
@@ -73,3 +73,14 @@ def test_calibrate_on_an_empty_folder_says_so(tmp_path: Path, monkeypatch: pytes
     assert main(["train", "--calibrate", "tiny", "--val-data", str(tmp_path / "empty"),
                  "--quiet"]) == 2
     assert "no ground-truth annotation JSON" in capsys.readouterr().out
+
+
+def test_calibrate_on_no_films_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture) -> None:
+    from vcfviewer.__main__ import main
+
+    _tiny_model(tmp_path)
+    monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
+    assert main(["train", "--calibrate", "tiny", "--calibration-films", "0", "--quiet"]) == 2
+    assert "--calibration-films 0: the threshold presets are set on validation films" in \
+        capsys.readouterr().out

@@ -16,7 +16,8 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
 
     out, work = tmp_path / "models", tmp_path / "work"
     args = ["train", "--out", str(out), "--work", str(work), "--model-id", "smoke",
-            "--films", "3", "--val-films", "2", "--epochs", "1", "--steps", "2",
+            "--films", "3", "--val-films", "2", "--calibration-films", "3",
+            "--epochs", "1", "--steps", "2",
             "--film-batch", "2", "--body-batch", "4", "--film-size", "64", "--body-size", "32",
             "--spacing", "1.2", "1.4", "--workers", "1", "--quiet",
             "--transitional-rate", "0.5", "--grade-weights", "0", "0", "1",
@@ -29,6 +30,12 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
                                                       "grade_weights": [0.0, 0.0, 1.0]}
     assert card["training"]["config"]["edge_band_rate"] == 0.5
     assert set(card["thresholds"]) == {"balanced", "high_ppv"}
+    # Each epoch validates on --val-films; the presets and the card's validation figures come
+    # from all --calibration-films, of which those are the first.
+    assert card["training"]["history"][0]["images"] == 2
+    assert card["metrics"]["validation"]["images"] == 3
+    assert card["training"]["calibration"] == {"validation_films": 3, "seeds": [800000, 3],
+                                               "spacing_mm": [1.2, 1.4]}
     # The trained body network's own spread median, measured on the validation films.
     assert card["input"]["landmark_spread_reference"] > 0
     assert card["training"]["simulated_films"] == 3 and (work / "checkpoint.pt").is_file()

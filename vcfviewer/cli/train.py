@@ -25,7 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="version written to the card (default 1.0.0; with --ribs: kept)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--films", type=int, default=800, help="simulated training films")
-    p.add_argument("--val-films", type=int, default=24)
+    p.add_argument("--val-films", type=int, default=24, help="validation films scored each epoch")
+    p.add_argument("--calibration-films", type=int, default=100, metavar="N",
+                   help="validation films the threshold presets are set on, at the end of a run "
+                   "(the first --val-films of them are those scored each epoch) and with "
+                   "--calibrate")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--steps", type=int, default=100, help="steps per epoch")
     p.add_argument("--film-batch", type=int, default=8)
@@ -46,11 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="training-phase time budget; the learning rate decays over it and the "
                    "run stops when it is spent (0 = steps only)")
     p.add_argument("--calibrate", metavar="MODEL",
-                   help="train nothing: set MODEL's threshold presets on --val-films validation "
-                   "films (its own modality and sizes) and rewrite its card")
+                   help="train nothing: set MODEL's threshold presets on --calibration-films "
+                   "validation films (its own modality and sizes) and rewrite its card")
     p.add_argument("--val-data", type=Path, action="append", default=[], metavar="FOLDER",
                    help="with --calibrate: calibrate on this folder written by 'vcfviewer synth' "
-                   "(validation seeds only; repeatable) instead of simulating --val-films")
+                   "(validation seeds only; repeatable) instead of simulating --calibration-films")
     p.add_argument("--ribs", metavar="MODEL",
                    help="train nothing else: fit the rib network (T12 or L1? model card) on "
                    "--rib-films full-resolution simulated films and add it to MODEL's weights")
@@ -77,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
                       modality=args.modality,
                       out_dir=args.out or paths.models_dir(), work_dir=args.work, seed=args.seed,
                       train_films=args.films, val_films=args.val_films,
+                      calibration_films=args.calibration_films,
                       spacing_range=tuple(args.spacing), film_size=args.film_size,
                       body_size=args.body_size, epochs=args.epochs, steps_per_epoch=args.steps,
                       film_batch=args.film_batch, body_batch=args.body_batch, lr=args.lr,

@@ -32,6 +32,7 @@ def run_training(cfg: TrainConfig) -> dict:
     if not 0.0 <= cfg.edge_band_rate <= 1.0:
         raise TrainingError(f"--edge-band-rate is a share of body crops, 0 to 1; got "
                             f"{cfg.edge_band_rate:g}")
+    _check_calibration_films(max(cfg.val_films, cfg.calibration_films))
     start = time.monotonic()
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg)
@@ -45,27 +46,27 @@ def run_training(cfg: TrainConfig) -> dict:
     sim = [f for f, _ in corpus.simulate_films(corpus.train_seeds(cfg.seed, sim_count),
                                                 cfg.spacing_range, cfg.workers, say=say,
                                                 modality=cfg.modality, case_mix=cfg.case_mix)]
-    val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
-                                                    cfg.spacing_range, cfg.workers,
-                                                    keep_images=True, say=say,
-                                                    modality=cfg.modality)]
+    calibration, calibration_source = _validation_films(
+        cfg, max(cfg.val_films, cfg.calibration_films), say)
+    val = calibration[:cfg.val_films]
     train = _mix(sim, exported, cfg.data_weight)
     if not train:
         raise TrainingError("no training films: give --films > 0 or --data FOLDER")
     data_minutes = (time.monotonic() - start) / 60
     trainer.fit(train, val)
     probe_accuracy = trainer.fit_facing_probe(train)
-    thresholds = trainer.thresholds(val)
-    metrics = {"validation": trainer.validate(val, thresholds["balanced"]),
-               "validation_auroc": thresholds["validation_auroc"],
-               "note": "validation films (seeds 800000+); held-out test metrics are added by "
-                       "`vcfviewer evaluate --update-card`"}
+    thresholds, validation = trainer.calibrate(calibration)
+    metrics = {"validation": validation, "validation_auroc": thresholds["validation_auroc"],
+               "note": f"validation films (seeds 800000+; the first {len(val)} validated each "
+                       f"epoch, the presets set on all {len(calibration)}); held-out test "
+                       "metrics are added by `vcfviewer evaluate --update-card`"}
     recipe = {"config": _jsonable(asdict(cfg)), "simulated_films": len(sim),
               "exported_films": len(exported), "train_seeds": [corpus.train_seeds(cfg.seed, 1)[0],
                                                                len(sim)],
               "data_minutes": round(data_minutes, 1),
               "total_minutes": round((time.monotonic() - start) / 60, 1),
               "facing_probe_train_accuracy": round(probe_accuracy, 3),
+              "calibration": calibration_source,
               "torch": torch.__version__, "machine": platform.machine(),
               "threads": cfg.threads, "history": trainer.history}
     path = trainer.export(thresholds, metrics, recipe)
@@ -88,15 +89,17 @@ def config_for_card(card, base: TrainConfig) -> TrainConfig:
 
 
 def calibrate(model_id: str, base: TrainConfig, val_data: tuple[Path, ...] = ()) -> dict:
-    """Set a shipped model's threshold presets on ``base.val_films`` simulated validation films
-    (or on the studies of ``val_data``, folders written by ``vcfviewer synth`` from validation
-    seeds), weights untouched, and rewrite its card; returns the new thresholds.
+    """Set a shipped model's threshold presets on ``base.calibration_films`` simulated
+    validation films (or on the studies of ``val_data``, folders written by ``vcfviewer synth``
+    from validation seeds), weights untouched, and rewrite its card; returns the new thresholds.
 
     Why: a short run validates on few films, and with few positives every threshold in a wide
     gap looks equally good; more validation films place the presets where they generalise.
     """
     from vcfviewer.models.registry import load_card, write_card
 
+    if not val_data:
+        _check_calibration_films(base.calibration_films)
     card = load_card(model_id)
     cfg = config_for_card(card, base)
     trainer = Trainer(cfg)
@@ -110,21 +113,32 @@ def calibrate(model_id: str, base: TrainConfig, val_data: tuple[Path, ...] = ())
             raise TrainingError(str(exc)) from None
         source = {"validation_folders": [str(f) for f in val_data], "studies": len(val)}
     else:
-        val = [img for _, img in corpus.simulate_films(corpus.val_seeds(cfg.val_films),
-                                                        cfg.spacing_range, cfg.workers,
-                                                        keep_images=True, say=say,
-                                                        modality=cfg.modality)]
-        source = {"validation_films": len(val), "seeds": [corpus.val_seeds(1)[0], len(val)],
-                  "spacing_mm": list(cfg.spacing_range)}
-    thresholds = trainer.thresholds(val)
+        val, source = _validation_films(cfg, cfg.calibration_films, say)
+    thresholds, validation = trainer.calibrate(val)
     data = card.to_json()
     data["thresholds"] = {k: thresholds[k] for k in ("balanced", "high_ppv")}
     data["metrics"] = {**data.get("metrics", {}),
-                       "validation": trainer.validate(val, thresholds["balanced"]),
+                       "validation": validation,
                        "validation_auroc": thresholds["validation_auroc"]}
     data["training"] = {**data.get("training", {}), "calibration": source}
     write_card(data, card.path)
     return thresholds
+
+
+def _check_calibration_films(count: int) -> None:
+    if count < 1:
+        raise TrainingError(f"--calibration-films {count}: the threshold presets are set on "
+                            "validation films; give at least 1")
+
+
+def _validation_films(cfg: TrainConfig, count: int, say) -> tuple[list, dict]:
+    """The first ``count`` simulated validation films (image, truth) at the run's spacing, and
+    the record of them a card keeps."""
+    films = [img for _, img in corpus.simulate_films(corpus.val_seeds(count), cfg.spacing_range,
+                                                      cfg.workers, keep_images=True, say=say,
+                                                      modality=cfg.modality)]
+    return films, {"validation_films": count, "seeds": [corpus.val_seeds(1)[0], count],
+                   "spacing_mm": list(cfg.spacing_range)}
 
 
 def _jsonable(value):
