@@ -24,14 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--version", default=None,
                    help="version written to the card (default 1.0.0; with --ribs: kept)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--films", type=int, default=800, help="simulated training films")
+    p.add_argument("--films", type=int, default=1200, help="simulated training films")
     p.add_argument("--val-films", type=int, default=24, help="validation films scored each epoch")
     p.add_argument("--calibration-films", type=int, default=100, metavar="N",
                    help="validation films the threshold presets are set on, at the end of a run "
                    "(the first --val-films of them are those scored each epoch) and with "
                    "--calibrate")
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--steps", type=int, default=100, help="steps per epoch")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--steps", type=int, default=200, help="steps per epoch")
     p.add_argument("--film-batch", type=int, default=8)
     p.add_argument("--body-batch", type=int, default=24)
     p.add_argument("--spacing", type=float, nargs=2, default=(0.5, 0.7), metavar=("LO", "HI"),

@@ -47,7 +47,7 @@ class TrainConfig:
     out_dir: Path = Path("models")
     work_dir: Path = Path("train-work")
     seed: int = 1
-    train_films: int = 800
+    train_films: int = 1200
     val_films: int = 24  # validated each epoch
     # Validation films the threshold presets are set on at the end (the first val_films of them
     # are the per-epoch ones): 24 films hold too few fractures to place a threshold; the default
@@ -61,8 +61,8 @@ class TrainConfig:
     body_widths: tuple[int, ...] = (8, 16, 32, 64, 128)
     crop_side_factor: float = 2.0
     fusion_weight: float = 1.0  # body network only: the film vote lowered AUROC (model card)
-    epochs: int = 8
-    steps_per_epoch: int = 100
+    epochs: int = 12
+    steps_per_epoch: int = 200
     film_batch: int = 8
     body_batch: int = 24
     lr: float = 1e-3
