@@ -54,6 +54,8 @@ def test_the_spread_reference_is_the_median_body_and_sets_the_scale() -> None:
     assert spread_reference([]) == SPREAD_REFERENCE  # nothing read: the shipped scale
     assert spread_scale({}) == 1.0
     assert spread_scale({"landmark_spread_reference": 2 * SPREAD_REFERENCE}) == 0.5
+    # A sharper network's spreads are read as they come, not scaled up.
+    assert spread_scale({"landmark_spread_reference": SPREAD_REFERENCE / 2}) == 1.0
 
 
 def test_the_edge_note_names_the_bodies_in_column_order_and_only_when_there_are_some() -> None:
