@@ -24,8 +24,8 @@ def test_calibrate_rewrites_presets_and_keeps_weights(tmp_path: Path,
     card_path = _tiny_model(tmp_path)
     before = json.loads(card_path.read_text())
     monkeypatch.setenv("VCFVIEWER_MODELS", str(tmp_path))
-    assert main(["train", "--calibrate", "tiny", "--calibration-films", "2", "--spacing", "1.2", "1.4",
-                 "--workers", "1", "--threads", "1", "--quiet"]) == 0
+    assert main(["train", "--calibrate", "tiny", "--calibration-films", "2",
+                 "--spacing", "1.2", "1.4", "--workers", "1", "--threads", "1", "--quiet"]) == 0
     after = json.loads(card_path.read_text())
     assert after["sha256"] == before["sha256"] and after["input"] == before["input"]
     assert set(after["thresholds"]) == {"balanced", "high_ppv"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -131,7 +132,8 @@ def _check_calibration_films(count: int) -> None:
                             "validation films; give at least 1")
 
 
-def _validation_films(cfg: TrainConfig, count: int, say) -> tuple[list, dict]:
+def _validation_films(cfg: TrainConfig, count: int,
+                      say: Callable[[str], None] | None) -> tuple[list, dict]:
     """The first ``count`` simulated validation films (image, truth) at the run's spacing, and
     the record of them a card keeps."""
     films = [img for _, img in corpus.simulate_films(corpus.val_seeds(count), cfg.spacing_range,

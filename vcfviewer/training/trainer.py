@@ -334,7 +334,8 @@ class Trainer:
     def measure_spread_reference(self, val: list) -> None:
         """After training steps, the body network's landmark-spread median on the validation
         films (``confidence.spread_reference``), so validation and the exported card read its
-        spreads on the scale every spread limit was set on. It reads each validation film once
+        spreads, when more diffuse than the shipped network's, on the scale every spread limit
+        was set on (``confidence.spread_scale``). It reads each validation film once
         more (the reference must be known before the films are analysed). Radiographs only
         (``column_spreads`` reads a film): a CT run's card keeps the spreads as its network
         gives them."""
