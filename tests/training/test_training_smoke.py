@@ -48,6 +48,23 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
     assert json.loads((out / "smoke.json").read_text())["training"]["history"][0]["epoch"] == 1
 
 
+def test_a_ct_run_trains_calibrates_and_writes_a_ct_card(tmp_path: Path) -> None:
+    from vcfviewer.__main__ import main
+
+    out = tmp_path / "models"
+    assert main(["train", "--modality", "ct", "--out", str(out), "--work", str(tmp_path / "work"),
+                 "--model-id", "ctsmoke", "--films", "3", "--val-films", "2",
+                 "--calibration-films", "3", "--epochs", "1", "--steps", "2", "--film-batch", "2",
+                 "--body-batch", "4", "--film-size", "64", "--body-size", "32", "--workers", "1",
+                 "--threads", "1", "--quiet"]) == 0
+    card = json.loads((out / "ctsmoke.json").read_text())
+    assert card["task"] == "ct-sagittal-vcf" and card["input"]["modality"] == "ct"
+    assert card["metrics"]["validation"]["images"] == 3
+    # CT planes come at the simulator's own spacing: the record names none.
+    assert card["training"]["calibration"] == {"validation_films": 3, "seeds": [800000, 3]}
+    assert "landmark_spread_reference" not in card["input"]  # radiographs only
+
+
 def test_the_case_mix_reaches_the_simulator() -> None:
     from vcfviewer.training.corpus import _simulate_one
 

@@ -135,12 +135,14 @@ def _check_calibration_films(count: int) -> None:
 def _validation_films(cfg: TrainConfig, count: int,
                       say: Callable[[str], None] | None) -> tuple[list, dict]:
     """The first ``count`` simulated validation films (image, truth) at the run's spacing, and
-    the record of them a card keeps."""
+    the record of them a card keeps (CT planes come at the simulator's own spacing)."""
     films = [img for _, img in corpus.simulate_films(corpus.val_seeds(count), cfg.spacing_range,
                                                       cfg.workers, keep_images=True, say=say,
                                                       modality=cfg.modality)]
-    return films, {"validation_films": count, "seeds": [corpus.val_seeds(1)[0], count],
-                   "spacing_mm": list(cfg.spacing_range)}
+    source = {"validation_films": count, "seeds": [corpus.val_seeds(1)[0], count]}
+    if cfg.modality == "radiograph":
+        source["spacing_mm"] = list(cfg.spacing_range)
+    return films, source
 
 
 def _jsonable(value):
