@@ -197,11 +197,12 @@ class Analyzer:
         out["landmark_spread"] = out["landmark_spread"] * self.spread_scale
         return out
 
-    def column_spreads(self, image: Radiograph) -> np.ndarray:
+    def column_spreads(self, image: Radiograph, facing: str = "auto") -> np.ndarray:
         """The mean landmark spread (crop px, as the network gives it, unscaled) of each body of
-        the film's column as the body network first reads it: a training run's
-        ``landmark_spread_reference`` is their median over its validation films."""
-        reading = self.read_film(preprocess.normalise_unit(image.pixels), [], "auto")
+        the film's column as the body network first reads it, the film read facing ``facing``
+        (as in ``analyze``): a training run's ``landmark_spread_reference`` is their median over
+        its validation films."""
+        reading = self.read_film(preprocess.normalise_unit(image.pixels), [], facing)
         crops, _ = assemble.body_crops(reading.unit, reading.parse, reading.transform,
                                        self.card.input)
         return self._body_outputs(crops)["landmark_spread"].mean(axis=1)

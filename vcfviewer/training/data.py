@@ -74,11 +74,12 @@ def labelled_film(pixels: np.ndarray, label_map: np.ndarray, annotation: StudyAn
             centres[i] = (xs.mean(), ys.mean())
             areas[i] = xs.size
     return LabelledFilm(normalise_unit(pixels).astype(np.float16), labels, annotation,
-                        frac_lut, level_lut, centres, areas, _faces_right(annotation),
+                        frac_lut, level_lut, centres, areas, faces_right(annotation),
                         max(1.0, float(max_coarsen)))
 
 
-def _faces_right(annotation: StudyAnnotation) -> bool:
+def faces_right(annotation: StudyAnnotation) -> bool:
+    """Does the truth's patient face right (anterior corners right of the posterior ones)?"""
     vert = [f for f in annotation.vertebrae]
     if not vert:
         return False

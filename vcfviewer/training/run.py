@@ -69,7 +69,9 @@ def run_training(cfg: TrainConfig) -> dict:
               "facing_probe_train_accuracy": round(probe_accuracy, 3),
               "calibration": calibration_source,
               "torch": torch.__version__, "machine": platform.machine(),
-              "threads": cfg.threads, "history": trainer.history}
+              "threads": cfg.threads, "history": trainer.history,
+              "history_note": "each epoch's validation reads every film facing the way its truth "
+                              "faces: the facing probe is fitted after training"}
     path = trainer.export(thresholds, metrics, recipe)
     if not cfg.quiet:
         corpus.stderr_say(f"wrote {path}\n")

@@ -26,7 +26,7 @@ from vcfviewer.models.inference import (Analyzer, build_networks, build_rib_net,
 from vcfviewer.io.atomic import atomic_path
 from vcfviewer.models.registry import ModelCard, write_card
 from vcfviewer.models.weights import load_state, sha256_file, verified_weights
-from vcfviewer.training.data import LabelledFilm, body_example, film_example
+from vcfviewer.training.data import LabelledFilm, body_example, faces_right, film_example
 from vcfviewer.training.evaluate import predict, scored_spacing
 from vcfviewer.training.losses import body_loss, film_loss
 from vcfviewer.training.metrics import Tally, auroc, high_ppv_threshold, youden_threshold
@@ -263,7 +263,7 @@ class Trainer:
                     running[k] = running.get(k, 0.0) * 0.9 + v * 0.1 if k in running else v
                 self._progress(i + 1, running, start)
             self.epoch += 1
-            report = self.validate(val)
+            report = self.validate(val, truth_facing=True)
             minutes = (self.elapsed_s + time.monotonic() - start) / 60
             report.update({"epoch": self.epoch, "step": self.global_step,
                            "minutes": round(minutes, 2),
@@ -335,24 +335,29 @@ class Trainer:
         """After training steps, the body network's landmark-spread median on the validation
         films (``confidence.spread_reference``), so validation and the exported card read its
         spreads, when more diffuse than the shipped network's, on the scale every spread limit
-        was set on (``confidence.spread_scale``). It reads each validation film once
-        more (the reference must be known before the films are analysed). Radiographs only
+        was set on (``confidence.spread_scale``). It reads each validation film once more (the
+        reference must be known before the films are analysed), facing the way its truth faces:
+        the body network's own spreads, whatever the facing probe says. Radiographs only
         (``column_spreads`` reads a film): a CT run's card keeps the spreads as its network
         gives them."""
         if self.cfg.modality != "radiograph" or self.global_step == self._spread_step:
             return
         analyzer = self._analyzer()
         self.spread_reference = spread_reference(
-            [analyzer.column_spreads(image) for image, _ in val])
+            [analyzer.column_spreads(image, truth_side(truth)) for image, truth in val])
         self._spread_step = self.global_step
 
-    def predictions(self, val: list) -> list[tuple]:
-        """(truth annotation, predicted annotation, spacing) for each validation image."""
+    def predictions(self, val: list, truth_facing: bool = False) -> list[tuple]:
+        """(truth annotation, predicted annotation, spacing) for each validation image; with
+        ``truth_facing`` each film is read facing the way its truth faces, as a reader may ask
+        (each epoch's validation: the facing probe is fitted after training, and until then it
+        turns films round, their landmarks 20-26 mm off, hiding what the networks learned)."""
         self.measure_spread_reference(val)
         analyzer = self._analyzer()
         out = []
         for image, truth in val:  # a film, or a whole CT volume when calibrating on a folder
-            proposal = predict(analyzer, image)
+            proposal = (analyzer.analyze_sync(image, truth_side(truth)) if truth_facing
+                        else predict(analyzer, image))
             out.append((truth, proposal.annotation, scored_spacing(proposal)))
         return out
 
@@ -368,9 +373,9 @@ class Trainer:
             net.load_state_dict(prefixed(self.rib_state, "rib."))
         return net
 
-    def validate(self, val: list, threshold: float = 0.5) -> dict:
-        """End-to-end metrics on the validation films at ``threshold``."""
-        return _summary(self.predictions(val), threshold)
+    def validate(self, val: list, threshold: float = 0.5, truth_facing: bool = False) -> dict:
+        """End-to-end metrics on the validation films at ``threshold`` (``predictions``)."""
+        return _summary(self.predictions(val, truth_facing), threshold)
 
     def calibrate(self, val: list) -> tuple[dict[str, float], dict]:
         """The threshold presets set on ``val`` (``_presets``) and the end-to-end metrics there
@@ -397,6 +402,11 @@ class Trainer:
                        design=self._design(),
                        description=DESCRIPTION if self.cfg.modality != "ct" else CT_DESCRIPTION)
         return write_card(card.to_json(), self.cfg.out_dir / f"{self.cfg.model_id}.json")
+
+
+def truth_side(truth) -> str:
+    """The side a simulated film's patient faces, as ``Analyzer.analyze`` takes it."""
+    return "right" if faces_right(truth) else "left"
 
 
 def _summary(predictions: list[tuple], threshold: float) -> dict:
