@@ -33,6 +33,7 @@ def test_train_smoke_writes_a_loadable_model(tmp_path: Path, monkeypatch: pytest
     # Each epoch validates on --val-films; the presets and the card's validation figures come
     # from all --calibration-films, of which those are the first.
     assert card["training"]["history"][0]["images"] == 2
+    assert "facing the way its truth faces" in card["training"]["history_note"]
     assert card["metrics"]["validation"]["images"] == 3
     assert card["training"]["calibration"] == {"validation_films": 3, "seeds": [800000, 3],
                                                "spacing_mm": [1.2, 1.4]}
