@@ -344,7 +344,7 @@ class Trainer:
             return
         analyzer = self._analyzer()
         self.spread_reference = spread_reference(
-            [analyzer.column_spreads(image, truth_side(truth)) for image, truth in val])
+            [analyzer.column_spreads(image, _truth_side(truth)) for image, truth in val])
         self._spread_step = self.global_step
 
     def predictions(self, val: list, truth_facing: bool = False) -> list[tuple]:
@@ -356,7 +356,7 @@ class Trainer:
         analyzer = self._analyzer()
         out = []
         for image, truth in val:  # a film, or a whole CT volume when calibrating on a folder
-            proposal = (analyzer.analyze_sync(image, truth_side(truth)) if truth_facing
+            proposal = (analyzer.analyze_sync(image, _truth_side(truth)) if truth_facing
                         else predict(analyzer, image))
             out.append((truth, proposal.annotation, scored_spacing(proposal)))
         return out
@@ -404,7 +404,7 @@ class Trainer:
         return write_card(card.to_json(), self.cfg.out_dir / f"{self.cfg.model_id}.json")
 
 
-def truth_side(truth) -> str:
+def _truth_side(truth) -> str:
     """The side a simulated film's patient faces, as ``Analyzer.analyze`` takes it."""
     return "right" if faces_right(truth) else "left"
 
