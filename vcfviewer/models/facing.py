@@ -36,6 +36,11 @@ UNCERTAIN_BAND = (0.05, 0.95)
 SACRUM_IN_FRONT_LIMIT = -0.5
 
 
+def side_name(faces_right: bool) -> str:
+    """"right" or "left": the side as a reader (and ``Analyzer.analyze``'s ``facing``) names it."""
+    return "right" if faces_right else "left"
+
+
 @dataclass(frozen=True)
 class FacingCall:
     """The orientation a film was analysed in and how it was chosen."""
@@ -46,11 +51,11 @@ class FacingCall:
 
     @property
     def side(self) -> str:
-        return "right" if self.faces_right else "left"
+        return side_name(self.faces_right)
 
     @property
     def model_side(self) -> str:
-        return "right" if self.model_probability > 0.5 else "left"
+        return side_name(self.model_probability > 0.5)
 
     @property
     def uncertain(self) -> bool:

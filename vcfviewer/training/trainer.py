@@ -21,6 +21,7 @@ import torch
 
 from vcfviewer.models import assemble
 from vcfviewer.models.confidence import spread_reference
+from vcfviewer.models.facing import side_name
 from vcfviewer.models.inference import (Analyzer, build_networks, build_rib_net, prefixed,
                                         split_state)
 from vcfviewer.io.atomic import atomic_path
@@ -344,7 +345,8 @@ class Trainer:
             return
         analyzer = self._analyzer()
         self.spread_reference = spread_reference(
-            [analyzer.column_spreads(image, _truth_side(truth)) for image, truth in val])
+            [analyzer.column_spreads(image, side_name(faces_right(truth)))
+             for image, truth in val])
         self._spread_step = self.global_step
 
     def predictions(self, val: list, truth_facing: bool = False) -> list[tuple]:
@@ -356,8 +358,8 @@ class Trainer:
         analyzer = self._analyzer()
         out = []
         for image, truth in val:  # a film, or a whole CT volume when calibrating on a folder
-            proposal = (analyzer.analyze_sync(image, _truth_side(truth)) if truth_facing
-                        else predict(analyzer, image))
+            proposal = (analyzer.analyze_sync(image, side_name(faces_right(truth)))
+                        if truth_facing else predict(analyzer, image))
             out.append((truth, proposal.annotation, scored_spacing(proposal)))
         return out
 
@@ -402,11 +404,6 @@ class Trainer:
                        design=self._design(),
                        description=DESCRIPTION if self.cfg.modality != "ct" else CT_DESCRIPTION)
         return write_card(card.to_json(), self.cfg.out_dir / f"{self.cfg.model_id}.json")
-
-
-def _truth_side(truth) -> str:
-    """The side a simulated film's patient faces, as ``Analyzer.analyze`` takes it."""
-    return "right" if faces_right(truth) else "left"
 
 
 def _summary(predictions: list[tuple], threshold: float) -> dict:
